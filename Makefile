@@ -1,0 +1,62 @@
+# slap-edge set-up and everyday tasks. Every target works on a fresh Debian/Ubuntu machine with Python 3.10+.
+PYTHON ?= python3
+VENV ?= .venv
+BASE_VENV ?= .venv-base
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# Debian packages: espeak-ng + sox make the synthetic corpus, PortAudio captures audio, PulseAudio gives the tests a
+# virtual microphone, mosquitto is the MQTT broker the tests publish to.
+DEBIAN_PACKAGES := espeak-ng sox libsox-fmt-all libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins mosquitto
+EXTRAS ?= train,data,dev,mqtt,plot
+
+.PHONY: help setup setup-base debian-packages test lint format demo reproduce-default clean
+
+help:
+	@echo "make demo               base install, then listen with the built-in model (microphone or demo file)"
+	@echo "make test               full set-up, then the test suite"
+	@echo "make setup              .venv with every extra ($(EXTRAS)) and the Debian packages"
+	@echo "make setup-base         $(BASE_VENV) with the kiosk install only (no torch)"
+	@echo "make lint               ruff check + format check"
+	@echo "make reproduce-default  rebuild the default bundle from nothing (hours on a CPU)"
+
+debian-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "Debian packages: all present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "run as root: sudo apt-get install -y --no-install-recommends$$missing"; fi
+
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+setup: debian-packages $(VENV)/.installed
+
+$(BASE_VENV)/.installed: pyproject.toml
+	test -d $(BASE_VENV) || $(PYTHON) -m venv $(BASE_VENV)
+	$(BASE_VENV)/bin/pip install -q -e .
+	touch $@
+
+setup-base: $(BASE_VENV)/.installed
+
+test: setup setup-base
+	SLAP_BASE_VENV=$(BASE_VENV) HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check slap_edge tests benchmarks
+	$(VENV)/bin/ruff format --check slap_edge tests benchmarks
+
+format: setup
+	$(VENV)/bin/ruff format slap_edge tests benchmarks
+	$(VENV)/bin/ruff check --fix slap_edge tests benchmarks
+
+demo: setup-base
+	$(BASE_VENV)/bin/python -m slap_edge.demo
+
+reproduce-default: setup
+	bash train/reproduce_default.sh
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Corpora of speech described by speaker attributes: synthesis, importers, captions, evaluation suites."""

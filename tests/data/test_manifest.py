@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from slap_edge.data.manifest import ClipRecord, ManifestError, read_manifest, write_manifest
+
+
+def _record(i: int) -> ClipRecord:
+    return ClipRecord(
+        id=f"c{i}",
+        path=f"audio/c{i}.wav",
+        duration=2.5,
+        sample_rate=16000,
+        speaker="s1",
+        source="synth",
+        split="train",
+        attributes={"sex": "female", "language": "en"},
+    )
+
+
+def test_round_trip_fills_unknown_attributes(tmp_path) -> None:
+    n = write_manifest([_record(0), _record(1)], tmp_path / "manifest.jsonl")
+    assert n == 2
+    rows = read_manifest(tmp_path)
+    assert [r.id for r in rows] == ["c0", "c1"]
+    assert rows[0].attributes["age_group"] is None and rows[0].attributes["sex"] == "female"
+
+
+def test_bad_value_names_file_line_and_choices(tmp_path) -> None:
+    path = tmp_path / "manifest.jsonl"
+    good = json.loads(_record(0).to_json())
+    bad = {**good, "attributes": {"sex": "f"}}
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    with pytest.raises(ManifestError, match=r"manifest\.jsonl:2: attribute sex='f'.*female, male"):
+        read_manifest(path)
+
+
+def test_malformed_json_names_line(tmp_path) -> None:
+    path = tmp_path / "manifest.jsonl"
+    path.write_text(_record(0).to_json() + "\n{not json\n")
+    with pytest.raises(ManifestError, match=r":2: invalid JSON"):
+        read_manifest(path)
