@@ -2,6 +2,234 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(help="Make, import and inspect corpora of described speech.", no_args_is_help=True)
+
+
+# --- import, suite, validate-suite (captions/importers/suites) ------------------------------------------------------
+
+
+def _import_progress(done: int) -> None:
+    if done % 5000 == 0:  # large corpora take minutes; a line now and then shows it is moving
+        typer.echo(f"  {done} clips imported ...", err=True)
+
+
+@app.command("import")
+def import_command(
+    kind: str = typer.Argument(..., help="Corpus layout: commonvoice, vctk, librispeech or csv."),
+    src: Path = typer.Argument(..., help="The unpacked corpus folder (for csv: the CSV file)."),
+    out: Path = typer.Option(..., "--out", help="Folder for manifest.jsonl and import_report.json."),
+    copy: bool = typer.Option(False, "--copy", help="Convert the audio to 16 kHz mono WAV under OUT/audio/."),
+    val_fraction: float = typer.Option(0.1, help="Share of speakers in the val split (by speaker hash)."),
+    test_fraction: float = typer.Option(0.1, help="Share of speakers in the test split (by speaker hash)."),
+    limit: int = typer.Option(0, help="Stop after this many clips (0: all)."),
+) -> None:
+    """Read a real corpus into a manifest; skipped rows are counted and listed in OUT/import_report.json."""
+    from slap_edge.data.importers import KINDS, REPORT_NAME, ImporterError, import_corpus
+
+    if kind not in KINDS:
+        raise typer.BadParameter(f"{kind!r} is not a corpus kind; use one of {', '.join(KINDS)}", param_hint="KIND")
+    try:
+        report = import_corpus(
+            kind,
+            src,
+            out,
+            copy=copy,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            limit=limit or None,
+            progress=_import_progress,
+        )
+    except (ImporterError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"imported {report.imported} clips into {out / 'manifest.jsonl'} (splits: {report.splits})")
+    if report.problems:
+        typer.echo(f"skipped {report.skipped}: {report.by_kind()}; all listed in {out / REPORT_NAME}")
+        for problem in report.problems[:10]:
+            typer.echo(f"  {problem}")
+        if report.skipped > 10:
+            typer.echo(f"  ... and {report.skipped - 10} more")
+
+
+@app.command("suite")
+def suite_command(
+    corpus: Path = typer.Option(..., "--from", help="Corpus folder holding manifest.jsonl."),
+    out: Path = typer.Option(..., "--out", help="Suite folder to create (spec/eval-suite.md)."),
+    holdout_voices: str = typer.Option(
+        "", help="Build from these voices alone, all splits: 'mbrola', 'engine=mbrola', 'voice=mb-*' (comma = or)."
+    ),
+    clips_per_class: int = typer.Option(40, help="Clips per class (fewer when the data have fewer)."),
+    min_speakers: int = typer.Option(3, help="Speakers each class needs, else the task is skipped."),
+    language_pairs: str = typer.Option("", help="Language tasks, e.g. 'es:pt,de:nl' (default: chosen from the data)."),
+    seed: int = typer.Option(0, help="Seed of the clip selection."),
+    name: str = typer.Option("", help="Suite name (default: the folder name)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing suite folder."),
+    speakers_by_voice: bool = typer.Option(
+        False, "--speakers-by-voice", help="Group clips by base voice (engine/voice) instead of speaker identity."
+    ),
+) -> None:
+    """Build a balanced evaluation suite from the test speakers (or a holdout family of voices)."""
+    from slap_edge.data.manifest import ManifestError
+    from slap_edge.data.suite_builder import HoldoutSelector, SuiteBuildError, build_suite
+    from slap_edge.eval.suite import validate_suite
+
+    try:
+        pairs = None
+        if language_pairs:
+            pairs = []
+            for item in language_pairs.split(","):
+                a, sep, b = item.strip().partition(":")
+                if not sep or not a or not b:
+                    raise SuiteBuildError(f"language pair {item!r}: write two codes as a:b, e.g. es:pt")
+                pairs.append((a, b))
+        holdout = HoldoutSelector.parse(holdout_voices) if holdout_voices else None
+        result = build_suite(
+            corpus,
+            out,
+            holdout=holdout,
+            clips_per_class=clips_per_class,
+            min_speakers=min_speakers,
+            language_pairs=pairs,
+            seed=seed,
+            name=name or None,
+            overwrite=overwrite,
+            speakers_by_voice=speakers_by_voice,
+        )
+    except (SuiteBuildError, ManifestError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for task in result.tasks:
+        sizes = ", ".join(f"{label} {len(c)} clips/{task.speakers(label)} spk" for label, c in task.clips.items())
+        typer.echo(
+            f"task {task.spec.name} [{task.spec.category}]: {sizes}{'  (' + task.note + ')' if task.note else ''}"
+        )
+    for task_name, reason in result.skipped:
+        typer.echo(f"skipped {task_name}: {reason}")
+    if result.unreadable:
+        typer.echo(f"{len(result.unreadable)} unreadable clip(s) left out, listed in {out / 'build.json'}")
+    if result.holdout:
+        typer.echo(f"holdout voices written to {out / 'holdout.json'}: {len(result.holdout['exclude_voices'])} voices")
+    problems = validate_suite(out, min_speakers=min(min_speakers, 2))
+    typer.echo(
+        f"suite {out}: {len(result.tasks)} tasks, {result.audio_files} audio files; validator: "
+        + ("ok" if not problems else f"{len(problems)} problem(s)")
+    )
+    for problem in problems:
+        typer.echo(f"  {problem}")
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command("validate-suite")
+def validate_suite_command(
+    suite: Path = typer.Argument(..., help="Suite folder (suite.json, clips.jsonl, audio/)."),
+    min_speakers: int = typer.Option(2, help="Speakers each class needs."),
+    no_audio: bool = typer.Option(False, "--no-audio", help="Skip opening the audio files."),
+) -> None:
+    """Check a suite folder against spec/eval-suite.md; exit status 1 when a problem is found."""
+    from slap_edge.eval.suite import load_suite, validate_suite
+
+    problems = validate_suite(suite, min_speakers=min_speakers, check_audio=not no_audio)
+    if problems:
+        for problem in problems:
+            typer.echo(problem)
+        typer.echo(f"{suite}: {len(problems)} problem(s)", err=True)
+        raise typer.Exit(1)
+    loaded = load_suite(suite)
+    speakers = len({clip.speaker for clip in loaded.clips})
+    typer.echo(f"{suite}: valid; {len(loaded.tasks)} tasks, {len(loaded.clips)} clip lines, {speakers} speakers")
+
+
+# --- synth, stats (synthetic corpus) ----------------------------------------------------------------------------------
+
+
+@app.command("synth")
+def synth_command(
+    out: Path = typer.Option(..., "--out", help="Corpus folder: manifest.jsonl, synth.json and audio/."),
+    clips: int = typer.Option(..., "--clips", help="Number of clips (2-6 s, 16 kHz mono)."),
+    seed: int = typer.Option(0, "--seed", help="Seed: the same seed and settings give the same corpus."),
+    jobs: int = typer.Option(1, "--jobs", help="Worker processes (one per core)."),
+    voices: str = typer.Option("all", "--voices", help="all: espeak-ng and MBROLA where installed; espeak: no MBROLA."),
+    speakers: int = typer.Option(0, "--speakers", help="Speaker identities (0: max(30, clips/10))."),
+) -> None:
+    """Synthesise a described-speech corpus; a re-run with the same settings resumes it."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from slap_edge.data.synth import SynthConfig, SynthError, run_synth
+    from slap_edge.data.voices import VoiceError
+
+    console = Console(stderr=True)
+    try:
+        config = SynthConfig(out=out, clips=clips, seed=seed, jobs=jobs, voices=voices, speakers=speakers or None)
+        columns = (
+            TextColumn("[bold]synth"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("synth", total=clips, rate="")
+            state = {"first": None, "t0": 0.0}
+
+            def on_progress(done: int, total: int) -> None:
+                if state["first"] is None:
+                    state["first"], state["t0"] = done, time.monotonic()
+                elapsed = time.monotonic() - state["t0"]
+                speed = (done - state["first"]) / elapsed if elapsed > 0 else 0.0
+                progress.update(task, completed=done, total=total, rate=f"{speed:.1f} clips/s")
+
+            report = run_synth(config, on_progress=on_progress)
+    except (SynthError, VoiceError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(
+        f"{out / 'manifest.jsonl'}: {report.planned - len(report.failed)} clips ({report.skipped} already done, "
+        f"{report.rendered} rendered at {report.clips_per_second:.1f} clips/s), {report.audio_seconds / 3600:.2f} h; "
+        f"MBROLA voices used: {report.mbrola_voices}"
+    )
+    if report.failed:
+        for ident, error in report.failed[:10]:
+            typer.echo(f"  failed {ident}: {error}", err=True)
+        typer.echo(f"{len(report.failed)} clip(s) failed; run the same command again to retry them", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("stats")
+def stats_command(
+    corpus: Path = typer.Argument(..., help="Corpus folder (or its manifest.jsonl)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Distribution of every attribute, splits, engines/voices with their licences, hours, clips and speakers."""
+    import json
+
+    from rich.console import Console
+
+    from slap_edge.data.manifest import ManifestError
+    from slap_edge.data.stats import corpus_stats, render_stats
+
+    try:
+        stats = corpus_stats(corpus)
+    except ManifestError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(stats.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        render_stats(stats, Console())

@@ -1,0 +1,208 @@
+"""The synthetic corpus: determinism, resumability, splits disjoint by speaker, coverage, clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from slap_edge.data import voices as voices_mod
+from slap_edge.data.manifest import read_manifest, write_manifest
+from slap_edge.data.synth import SynthConfig, SynthError, plan_corpus, run_synth
+from slap_edge.data.voices import LANGUAGES, create_speaker, installed_mbrola_voices
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "audio").rglob("*.wav"))}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[SynthConfig, Path]:
+    out = tmp_path_factory.mktemp("corpus")
+    config = SynthConfig(out=out, clips=8, seed=11, jobs=1, speakers=8)
+    report = run_synth(config)
+    assert report.rendered == 8 and not report.failed
+    return config, out
+
+
+def test_clips_follow_the_format(corpus: tuple[SynthConfig, Path]) -> None:
+    _, out = corpus
+    records = read_manifest(out)
+    assert [r.id for r in records] == [f"syn-{i:06d}" for i in range(8)]
+    for record in records:
+        wave, rate = sf.read(out / record.path, dtype="float32")
+        info = sf.info(out / record.path)
+        assert rate == 16000 and wave.ndim == 1 and info.subtype == "PCM_16"
+        assert 2.0 <= len(wave) / rate <= 6.0
+        assert record.duration == pytest.approx(len(wave) / rate, abs=1e-3)
+        assert record.engine in ("espeak-ng", "mbrola") and record.voice and record.licence
+        assert record.source == "synth" and record.text
+        assert record.attributes["age"] is None and record.attributes["health"] is None
+        assert np.max(np.abs(wave)) > 0.01
+
+
+def test_same_seed_gives_the_same_corpus_at_any_job_count(corpus: tuple[SynthConfig, Path], tmp_path: Path) -> None:
+    config, out = corpus
+    again = SynthConfig(out=tmp_path / "again", clips=8, seed=11, jobs=2, speakers=8)
+    run_synth(again)
+    assert (tmp_path / "again" / "manifest.jsonl").read_text() == (out / "manifest.jsonl").read_text()
+    assert _files(tmp_path / "again") == _files(out)
+    other = plan_corpus(SynthConfig(out=tmp_path / "x", clips=8, seed=12, speakers=8))
+    assert [p.speaker.id for p in other] != [p.speaker.id for p in plan_corpus(config)]
+
+
+def test_rerun_skips_finished_clips_and_repairs_half_written_ones(
+    corpus: tuple[SynthConfig, Path], tmp_path: Path
+) -> None:
+    _, out = corpus
+    work = tmp_path / "work"
+    shutil.copytree(out, work)
+    reference = _files(out)
+    records = read_manifest(work)
+    # An interrupted run: the manifest knows four clips, clip 2's WAV is gone, a temp file is left half-written.
+    write_manifest(records[:4], work / "manifest.jsonl")
+    (work / records[2].path).unlink()
+    (work / records[6].path).unlink()
+    partial = work / "audio" / "000" / "syn-000006.wav.partial"
+    partial.write_bytes(b"RIFF\x00\x00")
+    report = run_synth(SynthConfig(out=work, clips=8, seed=11, jobs=1, speakers=8))
+    assert report.skipped == 3 and report.rendered == 5
+    assert not partial.exists()
+    assert _files(work) == reference
+    assert (work / "manifest.jsonl").read_text() == (out / "manifest.jsonl").read_text()
+    assert run_synth(SynthConfig(out=work, clips=8, seed=11, jobs=1, speakers=8)).rendered == 0
+
+
+def test_other_settings_in_the_same_folder_are_refused(corpus: tuple[SynthConfig, Path], tmp_path: Path) -> None:
+    _, out = corpus
+    work = tmp_path / "work"
+    shutil.copytree(out, work)
+    with pytest.raises(SynthError, match="seed"):
+        run_synth(SynthConfig(out=work, clips=8, seed=99, jobs=1, speakers=8))
+
+
+def test_splits_are_disjoint_by_speaker_and_all_present(tmp_path: Path) -> None:
+    plans = plan_corpus(SynthConfig(out=tmp_path, clips=2000, seed=3))
+    by_split: dict[str, set[str]] = {"train": set(), "val": set(), "test": set()}
+    for plan in plans:
+        by_split[plan.speaker.split].add(plan.speaker.id)
+    assert all(by_split.values())
+    assert not (by_split["train"] & by_split["val"]) and not (by_split["train"] & by_split["test"])
+    assert not (by_split["val"] & by_split["test"])
+    assert len(by_split["train"]) > 5 * len(by_split["test"])
+
+
+def test_enough_speakers_languages_and_voice_kinds() -> None:
+    mbrola = installed_mbrola_voices()
+    speakers = [create_speaker(0, k, "all", mbrola) for k in range(2000)]
+    assert len({s.id for s in speakers}) >= 300
+    assert len({s.language for s in speakers}) >= 12 and len(LANGUAGES) >= 12
+    variants = {s.voice.split("+")[-1] for s in speakers if s.engine == "espeak-ng"}
+    for custom in ("slap-child-f", "slap-elderly-m", "slap-breathy-f", "slap-rough-m", "slap-tremor-f"):
+        assert custom in variants
+    assert {s.quality for s in speakers} == {"modal", "breathy", "whisper", "creaky", "hoarse", "tremor"}
+    assert {s.age_group for s in speakers} == {"child", "adult", "elderly"}
+    # Ids are stable: the same index and seed give the same speaker.
+    assert create_speaker(0, 17, "all", mbrola) == speakers[17]
+    if mbrola:
+        assert any(s.engine == "mbrola" for s in speakers)
+        assert all(s.licence.startswith("MBROLA") for s in speakers if s.engine == "mbrola")
+    assert not any(s.engine == "mbrola" for s in (create_speaker(0, k, "espeak", mbrola) for k in range(300)))
+
+
+def test_every_variant_file_is_found_by_espeak() -> None:
+    # espeak-ng silently falls back to its default voice for an unknown variant, so check the files are in place.
+    data = voices_mod.espeak_data_path() / "espeak-ng-data" / "voices" / "!v"
+    for variant in voices_mod.ESPEAK_VARIANTS:
+        assert (data / variant.name).exists(), variant.name
+
+
+@pytest.mark.skipif(not installed_mbrola_voices(), reason="no MBROLA voice installed")
+def test_spanish_mbrola_keeps_unstressed_vowels() -> None:
+    spanish = [v for v in installed_mbrola_voices() if v.language == "es"]
+    if not spanish:
+        pytest.skip("no Spanish MBROLA voice installed")
+    speaker = next(
+        s
+        for k in range(5000)
+        if (s := create_speaker(1, k, "all", installed_mbrola_voices())).voice == f"mb-{spanish[0].name}"
+    )
+    pho = voices_mod._run(
+        ["espeak-ng", "-q", "--pho", "-v", speaker.voice, "como todo lo bueno"], None, "test"
+    ).stdout.decode()
+    fixed = voices_mod._fix_phonemes(pho, voices_mod.MBROLA_RENAMES["es"])
+    database = str(voices_mod.MBROLA_DIR / spanish[0].name / spanish[0].name)
+    result = voices_mod._run(["mbrola", "-e", database, "-", "-.wav"], fixed.encode(), "test")
+    assert b"unknown" not in result.stderr
+    assert len(voices_mod.synthesize_base(speaker, "como todo lo bueno")) > 8000
+
+
+def test_missing_espeak_names_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(voices_mod.shutil, "which", lambda name: None)
+    with pytest.raises(voices_mod.VoiceError, match="apt-get install -y espeak-ng"):
+        run_synth(SynthConfig(out=tmp_path, clips=1))
+    with pytest.raises(voices_mod.VoiceError, match="apt-get install -y sox"):
+        voices_mod.require_sox()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"clips": 0}, "--clips"),
+        ({"jobs": 0}, "--jobs"),
+        ({"voices": "festival"}, "espeak"),
+        ({"speakers": 0}, "speak"),
+    ],
+)
+def test_bad_settings_are_named(kwargs: dict, message: str, tmp_path: Path) -> None:
+    settings = {"out": tmp_path, "clips": 4, **kwargs}
+    with pytest.raises(SynthError, match=message):
+        SynthConfig(**settings)
+
+
+def test_stats_counts_everything(corpus: tuple[SynthConfig, Path]) -> None:
+    from slap_edge.data.stats import corpus_stats
+
+    _, out = corpus
+    stats = corpus_stats(out)
+    assert stats.clips == 8 and stats.speakers == 8
+    assert sum(stats.attributes["sex"].values()) == 8
+    assert sum(row["clips"] for row in stats.splits.values()) == 8
+    assert sum(stats.licences.values()) == 8
+    assert json.loads(json.dumps(stats.to_dict()))["clips"] == 8
+
+
+def test_cli_synth_and_stats(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from slap_edge.data.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "c"
+    result = runner.invoke(app, ["synth", "--out", str(out), "--clips", "2", "--seed", "1", "--voices", "espeak"])
+    assert result.exit_code == 0, result.output
+    assert all(r.engine == "espeak-ng" for r in read_manifest(out))
+    result = runner.invoke(app, ["stats", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["clips"] == 2
+    result = runner.invoke(app, ["synth", "--out", str(out), "--clips", "2", "--voices", "bad"])
+    assert result.exit_code == 2 and "bad" in result.output
+
+
+@pytest.mark.parametrize("locale", [lang.faker_locale for lang in LANGUAGES])
+def test_sentences_come_from_the_locale(locale: str) -> None:
+    from slap_edge.data.sentences import make_sentence
+
+    first = make_sentence(locale, 7, np.random.default_rng(5))
+    assert first == make_sentence(locale, 7, np.random.default_rng(5))
+    assert first != make_sentence(locale, 7, np.random.default_rng(6))
+    words = first.rstrip(".").split()
+    assert len(words) >= 7 and not any(c.isdigit() for c in first)
+    # Faker's Latin lorem is its fallback for locales without a word list; it must never be spoken.
+    assert not {"lorem", "ipsum", "dolor", "amet", "necessitatibus"} & {w.lower() for w in words}
