@@ -40,7 +40,8 @@ from slap_edge.data.voices import (
 )
 
 PLAN_NAME = "synth.json"
-PLAN_VERSION = 1
+# Bumped whenever the generator's output for the same settings changes, so a resume never mixes two generators.
+PLAN_VERSION = 2
 CHANNEL_WEIGHTS = {"clean": 0.55, "telephone": 0.15, "noise": 0.15, "reverberant": 0.15}
 LOUDNESS_WEIGHTS = {"normal": 0.7, "quiet": 0.15, "loud": 0.15}
 # Median-F0 bands (Hz) that name a pitch level within a speaker group: below the first is low, at or above the

@@ -329,7 +329,9 @@ def create_speaker(seed: int, index: int, voices: str, mbrola: tuple[MbrolaVoice
     strength = float(rng.uniform(0.8, 1.2))
 
     if use_mbrola:
-        base = _choice(rng, list(mbrola))
+        # Sex first, then a voice of that sex: the installed voices are mostly male and the corpus should not be.
+        wanted = _choice(rng, ["female", "male"])
+        base = _choice(rng, [v for v in mbrola if v.sex == wanted] or list(mbrola))
         engine, voice, language, sex = "mbrola", f"mb-{base.name}", base.language, base.sex
         licence = MBROLA_LICENCE
         if age_group == "child":
