@@ -1,9 +1,178 @@
-"""CLI commands of the runtime stage (registered on the root app by slap_edge.cli)."""
+"""CLI commands of the runtime stage: `listen`, `devices`, `prompts embed` (no torch anywhere here)."""
 
 from __future__ import annotations
 
+import enum
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
 import typer
+
+prompts_app = typer.Typer(help="Prompt files and prompt banks.", no_args_is_help=True)
+
+
+class OutputFormat(str, enum.Enum):
+    live = "live"
+    jsonl = "jsonl"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    # SIGTERM (systemd stop) takes the same clean path as Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def listen(
+    bundle: Path = typer.Option(..., "--bundle", "-b", help="Bundle folder or .tar.gz (spec/bundle.md)."),
+    prompts: Path | None = typer.Option(None, "--prompts", "-p", help="prompts.txt (spec/prompts.md)."),
+    bank: str | None = typer.Option(
+        None, "--bank", help="Precomputed prompt bank (.npz from `prompts embed`, or a bundled bank's name)."
+    ),
+    input_: str | None = typer.Option(
+        None, "--input", "-i", help="Audio file, or '-' for raw s16le PCM on stdin. Default: the microphone."
+    ),
+    device: str | None = typer.Option(None, "--device", "-d", help="Input device index or name (`slap-edge devices`)."),
+    rate: int = typer.Option(16000, "--rate", help="Sample rate of raw PCM on stdin."),
+    channels: int = typer.Option(1, "--channels", help="Channels of raw PCM on stdin."),
+    fast: bool = typer.Option(False, "--fast", help="Read --input as fast as possible instead of in real time."),
+    fmt: OutputFormat | None = typer.Option(
+        None, "--format", "-f", help="live (terminal table) or jsonl. Default: live on a terminal, else jsonl."
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write JSON lines here instead of stdout."),
+    webhook: str | None = typer.Option(None, "--webhook", help="POST events to this http(s) URL."),
+    mqtt: str | None = typer.Option(None, "--mqtt", help="Publish events to mqtt://HOST[:PORT]/TOPIC (extra 'mqtt')."),
+    heartbeat_s: float = typer.Option(30.0, "--heartbeat", help="Seconds between MQTT heartbeats."),
+    hop_s: float | None = typer.Option(None, "--hop", help="Seconds between scores (default: the bundle's hop)."),
+    threads: int = typer.Option(1, "--threads", help="ONNX Runtime intra-op threads."),
+    gate_db: float = typer.Option(-45.0, "--gate-db", help="Speech gate: frame energy threshold in dBFS."),
+    no_gate: bool = typer.Option(False, "--no-gate", help="Score every window, speech or not."),
+    smoothing_s: float = typer.Option(0.75, "--smoothing", help="Time constant of the probability smoothing (s)."),
+    min_dwell_s: float = typer.Option(0.5, "--min-dwell", help="A new decision must hold this long (s)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log reconnects and other details to stderr."),
+) -> None:
+    """Listen to a microphone, a file or a pipe and say who is speaking, in the prompts' words."""
+    from slap_edge.bundle import BundleError
+    from slap_edge.prompts import PromptsError
+    from slap_edge.runtime.decision import DecisionConfig
+    from slap_edge.runtime.engine import EngineError
+    from slap_edge.runtime.gate import EnergyGate
+    from slap_edge.runtime.listener import create_listener
+    from slap_edge.runtime.outputs import JsonlSink, LiveSink, MqttSink, WebhookSink
+    from slap_edge.runtime.sources import AudioSourceError, FileSource, MicSource, StdinSource
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if prompts is None and bank is None:
+        raise _fail("give --prompts prompts.txt (or --bank bank.npz)")
+    try:
+        decision = DecisionConfig(smoothing_s=smoothing_s, min_dwell_s=min_dwell_s)
+        gate = EnergyGate(threshold_db=gate_db, enabled=not no_gate)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    fmt = fmt or (OutputFormat.live if sys.stdout.isatty() and out is None else OutputFormat.jsonl)
+    sinks: list[Any] = []
+    try:
+        listener = create_listener(
+            bundle, prompts, bank=bank, threads=threads, hop_s=hop_s, decision=decision, gate=gate
+        )
+        sr = listener.sample_rate
+        if input_ is None:
+            dev: int | str | None = int(device) if device is not None and device.isdigit() else device
+            source: Any = MicSource(sr, device=dev)
+        elif input_ == "-":
+            source = StdinSource(sr, rate=rate, channels=channels)
+        else:
+            source = FileSource(input_, sr, realtime=not fast)
+        if fmt is OutputFormat.jsonl:
+            if out is not None:
+                sinks.append(JsonlSink(open(out, "w", encoding="utf-8"), close_file=True))  # noqa: SIM115
+            else:
+                sinks.append(JsonlSink(sys.stdout))
+        else:
+            if out is not None:
+                sinks.append(JsonlSink(open(out, "w", encoding="utf-8"), close_file=True))  # noqa: SIM115
+            sinks.append(LiveSink())
+        if webhook:
+            sinks.append(WebhookSink(webhook))
+        if mqtt:
+            mqtt_sink = MqttSink(mqtt, heartbeat_s=heartbeat_s)
+            sinks.append(mqtt_sink)
+            listener.on_scores = lambda _msg: mqtt_sink.update_stats(
+                {"hops": listener.stream.hops, "dropped": listener.stream.dropped, "overflows": listener.overflows}
+            )
+    except (BundleError, PromptsError, EngineError, AudioSourceError, ValueError, ImportError, OSError) as exc:
+        for sink in sinks:
+            sink.close()
+        raise _fail(str(exc)) from exc
+    listener.sinks = sinks
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        summary = listener.run(source)
+    except AudioSourceError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    typer.echo(summary.describe(), err=True)
+
+
+def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a list.")) -> None:
+    """List the input devices PortAudio sees (use the index or name with `listen --device`)."""
+    from slap_edge.runtime.sources import AudioSourceError, describe_devices, list_input_devices
+
+    try:
+        found = list_input_devices()
+    except AudioSourceError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(json.dumps(found, indent=1) if as_json else describe_devices(found))
+
+
+@prompts_app.command("embed")
+def prompts_embed(
+    prompts: Path = typer.Argument(..., help="prompts.txt to embed."),
+    bundle: Path = typer.Option(..., "--bundle", "-b", help="A bundle with text.onnx."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the bank (.npz)."),
+    threads: int = typer.Option(1, "--threads", help="ONNX Runtime intra-op threads."),
+) -> None:
+    """Precompute a prompt bank, for devices whose bundle ships without text.onnx."""
+    from slap_edge.bundle import BundleError, load_bundle
+    from slap_edge.prompts import PromptsError, load_prompts
+    from slap_edge.runtime.text import embed_prompts
+
+    try:
+        b = load_bundle(bundle)
+        prompt_set = load_prompts(prompts)
+        bank = embed_prompts(b, prompt_set, threads=threads)
+        bank.save(out)
+    except (BundleError, PromptsError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    sections = ", ".join(f"[{s.name}] {len(s.texts)}" for s in prompt_set.sections)
+    typer.echo(f"wrote {out}: {len(prompt_set)} prompts ({sections}), model {b.model_id}, dim {bank.embed_dim}")
+
+
+@prompts_app.command("check")
+def prompts_check(prompts: Path = typer.Argument(..., help="prompts.txt to check.")) -> None:
+    """Parse a prompts file and show its sections (errors name the file and line)."""
+    from slap_edge.prompts import PromptsError, load_prompts
+
+    try:
+        prompt_set = load_prompts(prompts)
+    except PromptsError as exc:
+        raise _fail(str(exc)) from exc
+    for s in prompt_set.sections:
+        typer.echo(f"[{s.name}]")
+        for label, text in zip(s.labels, s.texts, strict=True):
+            typer.echo(f"  {label} = {text}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to `app`."""
+    app.command("listen")(listen)
+    app.command("devices")(devices)
+    app.add_typer(prompts_app, name="prompts")
