@@ -357,9 +357,31 @@ def onnx_metadata(path: Path) -> dict[str, str]:
         raise BundleError(f"{path}: not a readable ONNX model ({exc})") from exc
 
 
-def load_bundle(path: str | Path, verify: bool = True) -> Bundle:
-    """Open a bundle folder or ``.tar.gz``; with ``verify`` (the default) check checksums and ONNX metadata."""
-    path = Path(path)
+DEFAULT_BUNDLE_NAME = "default"
+
+
+def default_bundle_path() -> Path:
+    """The built-in bundle shipped inside the package (``slap_edge/assets/default``)."""
+    return Path(__file__).resolve().parent / "assets" / DEFAULT_BUNDLE_NAME
+
+
+def resolve_bundle_path(path: str | Path | None) -> Path:
+    """``None`` or ``"default"`` mean the built-in bundle; anything else is a path."""
+    if path is None or str(path) == DEFAULT_BUNDLE_NAME:
+        builtin = default_bundle_path()
+        if not (builtin / MANIFEST).is_file():
+            raise BundleError(
+                f"{builtin}: this install has no built-in bundle; pass --bundle BUNDLE (a folder or .tar.gz written "
+                "by `slap-edge export`)"
+            )
+        return builtin
+    return Path(path)
+
+
+def load_bundle(path: str | Path | None, verify: bool = True) -> Bundle:
+    """Open a bundle folder or ``.tar.gz`` (``None``/``"default"``: the built-in one); with ``verify`` (the default)
+    check checksums and ONNX metadata."""
+    path = resolve_bundle_path(path)
     if not path.exists():
         raise BundleError(f"{path}: no such bundle (expected a folder or a .tar.gz)")
     root = path if path.is_dir() else _unpack_cached(path)

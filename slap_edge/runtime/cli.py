@@ -31,7 +31,9 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def listen(
-    bundle: Path = typer.Option(..., "--bundle", "-b", help="Bundle folder or .tar.gz (spec/bundle.md)."),
+    bundle: str | None = typer.Option(
+        None, "--bundle", "-b", help="Bundle folder or .tar.gz (spec/bundle.md). Default: the built-in model."
+    ),
     prompts: Path | None = typer.Option(None, "--prompts", "-p", help="prompts.txt (spec/prompts.md)."),
     bank: str | None = typer.Option(
         None, "--bank", help="Precomputed prompt bank (.npz from `prompts embed`, or a bundled bank's name)."

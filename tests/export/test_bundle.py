@@ -1,0 +1,179 @@
+"""The bundle writer: what it writes, that the reader accepts it, and that bad bundles and bad runs are refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+import torch
+from export_testlib import student
+
+from slap_edge.bundle import FORMAT, FORMAT_VERSION, BundleError, load_bundle, sha256_file, unpack_bundle
+from slap_edge.export.bundle import export_bundle
+from slap_edge.export.onnx import ExportError, read_metadata, write_metadata
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+@pytest.fixture(scope="module")
+def int8_bundle(tmp_path_factory: pytest.TempPathFactory, corpus: Path, suite: Path) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("bundles") / "cnn-int8"
+    report = export_bundle(student("student-cnn-tiny"), out, int8=True, calibration=corpus, suite=suite)
+    return out, report
+
+
+@pytest.fixture
+def bundle_copy(int8_bundle: tuple[Path, object], tmp_path: Path) -> Path:
+    return Path(shutil.copytree(int8_bundle[0], tmp_path / "b"))
+
+
+def _rehash(root: Path, name: str) -> None:
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["files"][name] = {"sha256": sha256_file(root / name), "size": (root / name).stat().st_size}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_bundle_manifest_and_figures(int8_bundle: tuple[Path, object]) -> None:
+    path, report = int8_bundle
+    for line in report.lines():
+        print(line)
+    bundle = load_bundle(path)
+    m = bundle.manifest
+    assert m["format"] == FORMAT and m["format_version"] == FORMAT_VERSION
+    assert m["model"]["precision"] == "int8" and m["model"]["name"] == "student-cnn-tiny"
+    assert m["audio"]["frontend"]["n_mels"] == 64 and m["audio"]["window_s"] == 3.0
+    assert set(m["files"]) == {"audio.onnx", "MODEL_CARD.md"}
+    assert m["scoring"]["logit_scale"] > 0 and m["created_by"].startswith("slap-edge ")
+    assert read_metadata(path / "audio.onnx")["model_id"] == m["model"]["id"]
+    assert report.audio_fp32.min_cosine >= 0.999
+    assert report.audio_int8 is not None and report.audio_int8.min_cosine >= 0.98
+    # The suite's clips are 22.05 kHz; they were resampled and all scored three ways.
+    z = report.zero_shot
+    assert z is not None and z.clips == 6 and z.tasks == 1 and z.agreement_fp32_torch == 1.0
+    assert z.agreement_int8_fp32 is not None and z.f1_int8 is not None and 0.0 <= z.f1_torch <= 1.0
+    card = (path / "MODEL_CARD.md").read_text()
+    assert "int8 ONNX vs fp32 ONNX" in card and "zero-shot on suite `tiny`" in card
+
+
+def test_int8_audio_model_runs_close_to_fp32_and_keeps_front_end_float(int8_bundle: tuple[Path, object]) -> None:
+    import onnx
+
+    from slap_edge.export.quantize import frontend_node_names
+
+    path, _ = int8_bundle
+    model = onnx.load(str(path / "audio.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    assert "QuantizeLinear" in ops and "ConvInteger" not in ops  # static QDQ convs, never ConvInteger
+    frontend = frontend_node_names(model)
+    assert not any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node if n.name in frontend)
+    stft = next(n for n in model.graph.node if n.op_type == "Conv" and n.name in frontend)
+    # The STFT bases are stored as float16 and cast to float32 inside the graph: the front end computes in float.
+    cast = next(n for n in model.graph.node if stft.input[1] in n.output)
+    assert cast.op_type == "Cast" and cast.attribute[0].i == onnx.TensorProto.FLOAT
+    inits = {i.name: i for i in model.graph.initializer}
+    assert inits[cast.input[0]].data_type == onnx.TensorProto.FLOAT16
+    assert (path / "audio.onnx").stat().st_size < 2_100_000
+
+
+def test_tampered_bundle_is_refused(bundle_copy: Path) -> None:
+    data = bytearray((bundle_copy / "audio.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (bundle_copy / "audio.onnx").write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="audio.onnx"):
+        load_bundle(bundle_copy)
+
+
+def test_missing_file_and_unknown_version_are_refused(bundle_copy: Path) -> None:
+    manifest = json.loads((bundle_copy / "manifest.json").read_text())
+    (bundle_copy / "MODEL_CARD.md").unlink()
+    with pytest.raises(BundleError, match="MODEL_CARD.md"):
+        load_bundle(bundle_copy)
+    manifest["format_version"] = FORMAT_VERSION + 1
+    (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="format_version"):
+        load_bundle(bundle_copy)
+
+
+def test_onnx_metadata_disagreeing_with_manifest_is_refused(bundle_copy: Path) -> None:
+    meta = read_metadata(bundle_copy / "audio.onnx")
+    write_metadata(bundle_copy / "audio.onnx", {**meta, "sample_rate": "8000"})
+    _rehash(bundle_copy, "audio.onnx")  # checksums agree, so only the metadata check can catch it
+    with pytest.raises(BundleError, match="sample_rate"):
+        load_bundle(bundle_copy)
+
+
+def test_tar_with_dotdot_paths_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        payload = b"{}"
+        info = tarfile.TarInfo("bundle/../../escaped.json")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    with pytest.raises(BundleError, match=r"\.\."):
+        unpack_bundle(archive, tmp_path / "out")
+    assert not (tmp_path / "escaped.json").exists()
+
+
+def test_tar_bundle_round_trip(int8_bundle: tuple[Path, object], tmp_path: Path) -> None:
+    from slap_edge.export.bundle import _write_archive
+
+    archive = tmp_path / "b.tar.gz"
+    _write_archive(int8_bundle[0], archive)
+    root = unpack_bundle(archive, tmp_path / "unpacked")
+    assert load_bundle(root).model_id == load_bundle(int8_bundle[0]).model_id
+
+
+def test_existing_output_is_never_overwritten(int8_bundle: tuple[Path, object]) -> None:
+    with pytest.raises(ExportError, match="already exists"):
+        export_bundle(student("student-cnn-tiny"), int8_bundle[0])
+
+
+def test_run_that_cannot_be_rebuilt_fails_before_writing(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"model": {"name": "x", "embed_dim": -3}, "recipe": {}}))
+    out = tmp_path / "bundle"
+    with pytest.raises(ExportError, match="cannot be rebuilt"):
+        export_bundle(run, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+class _UnexportableModel(torch.nn.Module):
+    """A model with the SlapModel export interface whose audio tower branches on its input, which torch.export
+    cannot trace: the export fails after the partial folder exists."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = student("student-cnn-tiny").config
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+    def audio_export_module(self) -> torch.nn.Module:
+        parent = self
+
+        class Branchy(torch.nn.Module):
+            def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+                if waveform.sum() > 0:  # data-dependent control flow
+                    return waveform[:, :8] * parent.weight
+                return waveform[:, 8:16]
+
+        return Branchy()
+
+    def logit_scale_value(self) -> float:
+        return 10.0
+
+
+def test_failed_export_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    with pytest.raises(ExportError, match="cannot export"):
+        export_bundle(_UnexportableModel(), out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_int8_without_calibration_is_refused_up_front(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="calibration"):
+        export_bundle(student("student-cnn-tiny"), tmp_path / "b", int8=True)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,99 @@
+"""The distillation task: its loss maths (fast) and a whole teacher -> student -> bundle run (slow)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from slap_edge.config import ConfigError, from_dict
+from slap_edge.train.distill import DistillOptions, distill_kd_loss
+
+
+def _unit(*shape: int, seed: int) -> torch.Tensor:
+    return F.normalize(torch.randn(*shape, generator=torch.Generator().manual_seed(seed)), dim=-1)
+
+
+def test_kd_loss_is_smallest_when_the_student_copies_the_teacher() -> None:
+    teacher, text = _unit(6, 16, seed=0), _unit(4, 16, seed=1)
+    scale, temperature = 20.0, 2.0
+    at_teacher = distill_kd_loss(teacher, teacher, text, scale, temperature)
+    # Cross-entropy against itself is the teacher's entropy (times T^2): the floor of the loss.
+    p = F.softmax(scale / temperature * teacher @ text.T, dim=-1)
+    entropy = -(p * p.log()).sum(-1).mean() * temperature**2
+    assert math.isclose(at_teacher.item(), entropy.item(), rel_tol=1e-5)
+    other = distill_kd_loss(_unit(6, 16, seed=2), teacher, text, scale, temperature)
+    assert other.item() > at_teacher.item()
+
+
+def test_kd_loss_gradient_moves_student_towards_teacher() -> None:
+    teacher, text = _unit(4, 8, seed=3), _unit(5, 8, seed=4)
+    student = _unit(4, 8, seed=5).requires_grad_(True)
+    before = distill_kd_loss(student, teacher, text, 10.0, 1.0)
+    before.backward()
+    with torch.no_grad():
+        stepped = F.normalize(student - 0.05 * student.grad, dim=-1)
+    assert distill_kd_loss(stepped, teacher, text, 10.0, 1.0).item() < before.item()
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match="temperature"):
+        from_dict(DistillOptions, {"teacher": "x", "temperature": 0.0}, "task_options")
+    with pytest.raises(ConfigError, match="unknown key"):
+        from_dict(DistillOptions, {"teacher": "x", "tau": 2.0}, "task_options")
+
+
+@pytest.mark.slow
+def test_teacher_to_student_to_bundle(tmp_path: Path, corpus: Path, suite: Path) -> None:
+    """Train a teacher for two steps, distil a student from it through the CLI, export and verify the bundle."""
+    from typer.testing import CliRunner
+
+    from slap_edge.cli import app
+    from slap_edge.train.config import TrainRecipe
+    from slap_edge.train.trainer import train
+
+    teacher = tmp_path / "teacher"
+    recipe = TrainRecipe(model="teacher-tiny", batch_size=4, steps=2, warmup_steps=1, checkpoint_every=2, log_every=1)
+    train(recipe, corpus, teacher, progress=False, cache_dir=tmp_path / "cache")
+    student_recipe = tmp_path / "student.json"
+    data = json.loads(Path("train/recipes/student-vit-tiny.json").read_text())
+    data |= {"batch_size": 4, "steps": 2, "warmup_steps": 1, "checkpoint_every": 2, "log_every": 1}
+    student_recipe.write_text(json.dumps(data))
+    runner = CliRunner()
+    student = tmp_path / "student"
+    result = runner.invoke(
+        app,
+        ["distill", "--teacher", str(teacher), "--recipe", str(student_recipe), "--data", str(corpus),
+         "--out", str(student), "--no-progress", "--device", "cpu"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = (student / "metrics.csv").read_text()
+    assert "cosine_loss" in metrics and "kd_loss" in metrics and "contrastive_loss" in metrics
+
+    from safetensors.torch import load_file
+
+    teacher_w, student_w = load_file(teacher / "model.safetensors"), load_file(student / "model.safetensors")
+    text_keys = [k for k in teacher_w if k.startswith("text_encoder.")]
+    assert text_keys and all(torch.equal(teacher_w[k], student_w[k]) for k in text_keys)
+    assert torch.equal(teacher_w["logit_scale"], student_w["logit_scale"])
+
+    bundle = tmp_path / "bundle"
+    result = runner.invoke(
+        app,
+        ["export", "--model", str(student), "--out", str(bundle), "--int8", "--calibration", str(corpus),
+         "--suite", str(suite), "--with-text"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["model"]["teacher"] == str(teacher.resolve())
+    assert manifest["model"]["training_data"]["clips"] > 0
+    assert {"audio.onnx", "text.onnx", "tokenizer.json", "MODEL_CARD.md"} == set(manifest["files"])
+    assert "text ONNX vs PyTorch: cosine min 1.0000" in result.output or "text ONNX vs PyTorch: cosine min 0.999" in (
+        result.output
+    )
+    assert runner.invoke(app, ["bundle", "verify", str(bundle)]).exit_code == 0
+    assert runner.invoke(app, ["trt", "check", str(bundle)]).exit_code == 1  # ORT int8 ops are not TensorRT's

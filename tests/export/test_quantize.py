@@ -1,0 +1,100 @@
+"""The ONNX Runtime int8 recipe on a ViT student (dynamic MatMul) and the torchao path."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from export_testlib import student
+
+from slap_edge.export.onnx import (
+    ExportError,
+    audio_metadata,
+    compare_audio,
+    cosines,
+    export_audio_onnx,
+    speech_like_waveforms,
+)
+from slap_edge.export.quantize import frontend_node_names, quantize_audio_onnx, quantize_torchao
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+@pytest.fixture(scope="module")
+def vit_fp32(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = student("student-vit-tiny")
+    cfg = model.config
+    meta = audio_metadata(
+        model_name=cfg.name, model_id_="x", embed_dim=cfg.embed_dim, window_s=cfg.window_s, frontend=cfg.frontend
+    )
+    path = tmp_path_factory.mktemp("vit") / "audio.onnx"
+    return export_audio_onnx(model.audio_export_module(), path, window_samples=cfg.window_samples, metadata=meta)
+
+
+def test_vit_int8_dynamic_matmul_static_conv(vit_fp32: Path, tmp_path: Path) -> None:
+    windows = list(speech_like_waveforms(4, 48000, seed=5).numpy())
+    out = tmp_path / "int8.onnx"
+    report = quantize_audio_onnx(vit_fp32, out, calibration=windows)
+    print(report.describe())
+    model = onnx.load(str(out))
+    ops = [n.op_type for n in model.graph.node]
+    assert "MatMulInteger" in ops and "ConvInteger" not in ops
+    assert ops.count("LayerNormalization") > 0 and ops.count("Softmax") > 0  # kept in float
+    # The front end is unchanged apart from the Casts that widen its float16-stored bases.
+    frontend = [n for n in model.graph.node if n.name in frontend_node_names(model)]
+    assert len([n for n in frontend if n.op_type != "Cast"]) == report.frontend_nodes
+    check = compare_audio(vit_fp32, out, window_samples=48000)
+    print(check.describe())
+    assert check.min_cosine > 0.95
+    assert report.size_int8 < report.size_fp32 * 0.6
+
+
+def test_quantize_refuses_missing_calibration_and_quantized_input(vit_fp32: Path, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="calibration"):
+        quantize_audio_onnx(vit_fp32, tmp_path / "x.onnx", calibration=None)
+    with pytest.raises(ExportError, match="calibration window 1: expected a finite"):
+        quantize_audio_onnx(vit_fp32, tmp_path / "x.onnx", calibration=[np.zeros(100), np.full(100, np.nan)])
+    windows = list(speech_like_waveforms(2, 48000, seed=5).numpy())
+    quantize_audio_onnx(vit_fp32, tmp_path / "q.onnx", calibration=windows)
+    with pytest.raises(ExportError, match="already quantized"):
+        quantize_audio_onnx(tmp_path / "q.onnx", tmp_path / "qq.onnx", calibration=windows)
+
+
+def test_torchao_int8_stays_close() -> None:
+    module = student("student-vit-tiny").audio_export_module()
+    wave = speech_like_waveforms(2, 48000, seed=9)
+    with torch.no_grad():
+        want = module(wave).numpy()
+        got = quantize_torchao(copy.deepcopy(module))(wave).float().numpy()
+    assert np.all(cosines(want, got) > 0.98)
+
+
+def test_tensorrt_qdq_graph_is_pure_qdq_and_passes_the_check(vit_fp32: Path, tmp_path: Path) -> None:
+    from slap_edge.export.tensorrt import check_tensorrt_compat
+
+    windows = list(speech_like_waveforms(2, 48000, seed=6).numpy())
+    out = tmp_path / "qdq.onnx"
+    quantize_audio_onnx(vit_fp32, out, calibration=windows, for_tensorrt=True)
+    report = check_tensorrt_compat(out)
+    assert report.ok, report.problems
+    assert report.ops.get("QuantizeLinear", 0) > 0 and "MatMulInteger" not in report.ops
+    # TensorRT requires zero points of 0: every QuantizeLinear zero point must be 0 (symmetric).
+    model = onnx.load(str(out))
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    zero_points = [n.input[2] for n in model.graph.node if n.op_type == "QuantizeLinear" and len(n.input) > 2]
+    assert zero_points and all(np.all(inits[z] == 0) for z in zero_points if z in inits)
+    assert compare_audio(vit_fp32, out, window_samples=48000).min_cosine > 0.95
+
+
+def test_export_profiles_in_the_repository_load() -> None:
+    from slap_edge.config import load_config
+    from slap_edge.export.bundle import ExportProfile
+
+    profiles = sorted(Path(__file__).resolve().parents[2].joinpath("export", "profiles").glob("*.json"))
+    assert profiles
+    for path in profiles:
+        load_config(ExportProfile, path)
