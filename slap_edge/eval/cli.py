@@ -2,8 +2,61 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+
+
+def eval_command(
+    model: Path = typer.Option(..., "--model", help="A training run folder or an exported bundle."),
+    suite: Path | None = typer.Option(None, "--suite", help="Suite folder (spec/eval-suite.md)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the full report as JSON here."),
+    markdown_out: Path | None = typer.Option(None, "--markdown", help="Write the report table as markdown here."),
+    probe: bool = typer.Option(True, "--probe/--no-probe", help="Also run the speaker-grouped linear probe."),
+    retrieval_data: Path | None = typer.Option(
+        None, "--retrieval-data", help="Corpus folder: also report caption->audio recall@1/@5 on its split."
+    ),
+    retrieval_split: str = typer.Option("val", "--retrieval-split", help="Corpus split for retrieval."),
+    device: str = typer.Option("cpu", "--device", help="Torch device for run folders."),
+) -> None:
+    """Score a model zero-shot and with a linear probe on a suite; print the per-task table."""
+    from slap_edge.config import ConfigError
+    from slap_edge.eval.embedders import load_embedding_source
+    from slap_edge.eval.report import report_markdown
+    from slap_edge.eval.runner import caption_retrieval, evaluate_suite
+    from slap_edge.eval.suite import SuiteError, load_suite
+
+    if suite is None and retrieval_data is None:
+        raise typer.BadParameter("give --suite, --retrieval-data or both", param_hint="--suite")
+    try:
+        source = load_embedding_source(model, device=device)
+        if suite is not None:
+            report = evaluate_suite(load_suite(suite), source, probe=probe)
+        else:
+            report = {
+                "suite": "(none)",
+                "model": source.name,
+                "tasks": [],
+                "unreadable": {"count": 0, "clips": {}},
+                "zero_shot": {"mean_macro_f1": None, "categories": {}},
+                "linear_probe": None,
+            }
+        if retrieval_data is not None:
+            report["retrieval"] = caption_retrieval(retrieval_data, source, split=retrieval_split)
+    except (SuiteError, ConfigError, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    table = report_markdown(report)
+    typer.echo(table)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=2) + "\n")
+    if markdown_out:
+        markdown_out.parent.mkdir(parents=True, exist_ok=True)
+        markdown_out.write_text(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to `app`."""
+    app.command("eval")(eval_command)

@@ -2,8 +2,54 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+
+def train_command(
+    recipe: Path = typer.Option(..., "--recipe", help="Recipe JSON, e.g. train/recipes/teacher-small.json."),
+    data: Path = typer.Option(..., "--data", help="Corpus folder holding manifest.jsonl."),
+    out: Path = typer.Option(..., "--out", help="Run folder for checkpoints, config and metrics.csv."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    max_steps: int | None = typer.Option(
+        None, "--max-steps", min=1, help="Stop at this step (the LR schedule still spans the recipe's steps)."
+    ),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where decoded audio is cached (DATA/.cache)."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+) -> None:
+    """Train a model from a recipe (one process; use torchrun for several, see train/launch_torchrun.sh)."""
+    import logging
+
+    from rich.console import Console
+
+    from slap_edge.config import ConfigError, load_config
+    from slap_edge.train.checkpoint import CheckpointError
+    from slap_edge.train.config import TrainRecipe
+    from slap_edge.train.data import CorpusError
+    from slap_edge.train.trainer import TrainingError, train
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    console = Console(stderr=True)
+    try:
+        cfg = load_config(TrainRecipe, recipe)
+        result = train(
+            cfg, data, out, resume=resume, max_steps=max_steps, cache_dir=cache_dir, device=device, progress=progress
+        )
+    except (ConfigError, CheckpointError, CorpusError, TrainingError) as exc:
+        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from exc
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        typer.echo(
+            f"trained {result.start_step} -> {result.step} steps into {result.run_dir}: loss {result.loss:.4f}, "
+            f"{result.steps_per_s:.3f} steps/s, {result.clips_per_s:.1f} clips/s; "
+            f"{result.bad_clips} of {result.n_clips} clips unreadable"
+        )
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to `app`."""
+    app.command("train")(train_command)

@@ -1,0 +1,46 @@
+"""The evaluation report as a markdown table (the JSON form is the dict `evaluate_suite` returns)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _metric(entry: dict[str, Any], kind: str, key: str) -> str:
+    block = entry.get(kind)
+    return _fmt(block[key]) if block else "—"
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"## {report['suite']}: {report['model']}",
+        "",
+        "| task | category | clips | speakers | zero-shot F1 | zero-shot bal. acc. | probe F1 | probe bal. acc. |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for t in report["tasks"]:
+        lines.append(
+            f"| {t['task']} | {t['category']} | {t['n_clips']} | {t['n_speakers']} | "
+            f"{_metric(t, 'zero_shot', 'macro_f1')} | {_metric(t, 'zero_shot', 'balanced_accuracy')} | "
+            f"{_metric(t, 'linear_probe', 'macro_f1')} | {_metric(t, 'linear_probe', 'balanced_accuracy')} |"
+        )
+    zs, lp = report["zero_shot"], report.get("linear_probe")
+    lines.append(f"| **mean** | | | | **{_fmt(zs['mean_macro_f1'])}** | | **{_fmt(lp and lp['mean_macro_f1'])}** | |")
+    for category, value in zs["categories"].items():
+        probe = lp["categories"].get(category) if lp else None
+        lines.append(f"| mean {category} | | | | {_fmt(value)} | | {_fmt(probe)} | |")
+    bad = report["unreadable"]
+    if bad["count"]:
+        lines += ["", f"{bad['count']} clips could not be read:"]
+        lines += [f"- {reason}" for reason in bad["clips"].values()]
+    retrieval = report.get("retrieval")
+    if retrieval:
+        title = f"Caption -> audio retrieval on the {retrieval['split']} split ({retrieval['n_clips']} clips):"
+        lines += ["", title, ""]
+        keys = [k for k in retrieval if "@" in k]
+        lines += ["| " + " | ".join(keys) + " |", "|" + "---:|" * len(keys)]
+        lines.append("| " + " | ".join(_fmt(retrieval[k]) for k in keys) + " |")
+    return "\n".join(lines) + "\n"

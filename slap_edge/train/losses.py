@@ -1,0 +1,53 @@
+"""Training losses as pure functions of tensors (no modules, no state), unit-tested on hand-computed cases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def caption_positive_mask(captions: Sequence[str], device: torch.device | None = None) -> torch.Tensor:
+    """[B, B] bool: True where two clips of the batch carry the same caption (so each is a positive of the other)."""
+    ids: dict[str, int] = {}
+    index = torch.tensor([ids.setdefault(c, len(ids)) for c in captions], device=device)
+    return index[:, None] == index[None, :]
+
+
+def _soft_cross_entropy(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each row against a target spread evenly over its positives, averaged over rows."""
+    target = positives.to(logits.dtype)
+    target = target / target.sum(dim=1, keepdim=True)
+    return -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
+def contrastive_loss(
+    audio_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor, positives: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Symmetric InfoNCE between L2-normalised audio [B, D] and text [B, D] embeddings.
+
+    ``positives`` [B, B] marks the pairs that count as matches (default: the diagonal). With repeated captions every
+    clip of a caption is a positive of that caption's text and the target probability is shared evenly among them,
+    instead of pushing identical texts apart as negatives.
+    """
+    logits = logit_scale * audio_emb @ text_emb.T
+    if positives is None:
+        positives = torch.eye(logits.shape[0], dtype=torch.bool, device=logits.device)
+    audio_to_text = _soft_cross_entropy(logits, positives)
+    text_to_audio = _soft_cross_entropy(logits.T, positives.T)
+    return 0.5 * (audio_to_text + text_to_audio)
+
+
+def mae_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, norm_target: bool = True) -> torch.Tensor:
+    """Mean squared error over the hidden patches only (``mask`` [B, N]: 1 = hidden); pred/target [B, N, P].
+
+    With ``norm_target`` each target patch is standardised by its own mean and variance (as in MAE), so the loss
+    asks for spectral shape rather than loudness.
+    """
+    if norm_target:
+        mean = target.mean(dim=-1, keepdim=True)
+        var = target.var(dim=-1, keepdim=True, unbiased=False)
+        target = (target - mean) / (var + 1e-6).sqrt()
+    per_patch = ((pred - target) ** 2).mean(dim=-1)
+    return (per_patch * mask).sum() / mask.sum().clamp_min(1.0)

@@ -1,0 +1,86 @@
+"""Training tasks: ``task(model, batch) -> {name_loss: tensor}``; the trainer sums the values.
+
+A task is built by a factory registered under a name; a recipe picks it with ``"task"`` and configures it with
+``"task_options"`` (checked strictly by the task's own options dataclass). Tasks call the model through its
+``forward`` so that DistributedDataParallel synchronises every gradient.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import torch
+
+from slap_edge.config import ConfigError, from_dict
+from slap_edge.models.config import ModelConfig
+from slap_edge.train.losses import caption_positive_mask, contrastive_loss, mae_loss
+
+
+class Task(Protocol):
+    def __call__(self, model: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]: ...
+
+
+TaskFactory = Callable[[dict[str, Any], ModelConfig, torch.device], Task]
+_TASKS: dict[str, TaskFactory] = {}
+# Tasks defined outside this module, imported on first use so this module does not depend on them.
+_TASK_MODULES = {"distill": "slap_edge.train.distill"}
+
+
+def register_task(name: str) -> Callable[[TaskFactory], TaskFactory]:
+    def decorate(factory: TaskFactory) -> TaskFactory:
+        _TASKS[name] = factory
+        return factory
+
+    return decorate
+
+
+def task_names() -> list[str]:
+    return sorted(set(_TASKS) | set(_TASK_MODULES))
+
+
+def create_task(name: str, options: dict[str, Any], model_config: ModelConfig, device: torch.device) -> Task:
+    if name not in _TASKS and name in _TASK_MODULES:
+        importlib.import_module(_TASK_MODULES[name])
+    if name not in _TASKS:
+        raise ConfigError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}")
+    return _TASKS[name](options, model_config, device)
+
+
+@dataclasses.dataclass(frozen=True)
+class ContrastiveMaeOptions:
+    mae_weight: float = 0.25  # lambda of the MAE reconstruction loss (0 skips the masked pass entirely)
+
+    def __post_init__(self) -> None:
+        if self.mae_weight < 0:
+            raise ValueError(f"mae_weight must be >= 0, got {self.mae_weight}")
+
+
+class ContrastiveMaeTask:
+    """Symmetric InfoNCE between clips and their captions (identical captions are positives of each other), plus
+    ``mae_weight`` times the masked-patch reconstruction loss."""
+
+    def __init__(self, options: ContrastiveMaeOptions, model_config: ModelConfig) -> None:
+        self.options = options
+        self.use_mae = options.mae_weight > 0 and model_config.uses_mae
+        self.norm_target = model_config.mae.norm_target
+
+    def __call__(self, model: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        out = model(audio=batch["audio"], texts=batch["captions"], mae=self.use_mae)
+        positives = caption_positive_mask(batch["captions"], device=out["audio_emb"].device)
+        losses = {
+            "contrastive_loss": contrastive_loss(
+                out["audio_emb"].float(), out["text_emb"].float(), out["logit_scale"].float(), positives
+            )
+        }
+        if self.use_mae:
+            recon = mae_loss(out["mae_pred"].float(), out["mae_target"].float(), out["mae_mask"], self.norm_target)
+            losses["mae_loss"] = self.options.mae_weight * recon
+        return losses
+
+
+@register_task("contrastive_mae")
+def create_contrastive_mae_task(options: dict[str, Any], model_config: ModelConfig, device: torch.device) -> Task:
+    return ContrastiveMaeTask(from_dict(ContrastiveMaeOptions, options, "task_options"), model_config)

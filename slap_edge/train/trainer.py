@@ -1,0 +1,374 @@
+"""The training loop, top to bottom: distributed setup, data, model, task, optimiser, steps, checkpoints.
+
+One process per device; launched plainly for one CPU/GPU, or by torchrun for several GPUs or nodes (the process
+group comes from torchrun's environment; gloo on CPU, NCCL on GPUs). Each process draws its own slice of every global
+batch, so the global batch is ``batch_size * world_size``. Contrastive negatives are those of the local batch.
+
+Exact resumption: the batches of step s depend only on (seed, s), torch's generator is reseeded from (seed, step,
+rank) before every step (MAE masks, dropout), and the optimiser state is restored, so a resumed run repeats the
+losses of an uninterrupted one (to float rounding: a frozen text encoder's cached vectors may have been computed in
+a differently padded batch).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+import math
+import os
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from slap_edge.config import save_config
+from slap_edge.models.registry import resolve_model_config
+from slap_edge.models.slap import SlapModel
+from slap_edge.train.checkpoint import (
+    CONFIG_NAME,
+    METRICS_NAME,
+    OPTIMIZER_NAME,
+    CheckpointError,
+    check_resume_config,
+    has_checkpoint,
+    load_weights,
+    read_state,
+    save_checkpoint,
+)
+from slap_edge.train.config import RunConfig, TrainRecipe
+from slap_edge.train.data import (
+    BalancedBatchSampler,
+    ClipDataset,
+    balance_weights,
+    build_audio_cache,
+    check_bad_fraction,
+    collate,
+    default_cache_dir,
+    load_split,
+)
+from slap_edge.train.tasks import create_task
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training stopped; the message says why and what was kept."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: Path
+    start_step: int
+    step: int
+    loss: float
+    steps_per_s: float
+    clips_per_s: float
+    bad_clips: int
+    n_clips: int
+
+
+def lr_at(step: int, recipe: TrainRecipe) -> float:
+    """Learning rate of 1-based ``step``: linear warm-up, then cosine decay to ``min_lr_ratio * lr``."""
+    if step <= recipe.warmup_steps:
+        return recipe.lr * step / max(1, recipe.warmup_steps)
+    progress = min(1.0, (step - recipe.warmup_steps) / max(1, recipe.steps - recipe.warmup_steps))
+    return recipe.lr * (recipe.min_lr_ratio + (1 - recipe.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@dataclasses.dataclass
+class _Dist:
+    rank: int
+    world: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device: str) -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "auto":
+        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    return _Dist(rank, world, local_rank, dev)
+
+
+def _step_seed(seed: int, step: int, rank: int) -> int:
+    return int(np.random.SeedSequence([seed, step, rank]).generate_state(1)[0])
+
+
+class _MetricsLog:
+    """``metrics.csv`` (and TensorBoard events when tensorboard is installed), written by rank 0 only."""
+
+    def __init__(self, run_dir: Path, resume_step: int) -> None:
+        self.path = run_dir / METRICS_NAME
+        self.fields: list[str] | None = None
+        if resume_step and self.path.is_file():
+            # Rows past the checkpoint are repeated by the resumed run; keep the file free of duplicates.
+            with self.path.open(newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            self.fields = list(rows[0]) if rows else None
+            kept = [r for r in rows if int(r["step"]) <= resume_step]
+            with self.path.open("w", newline="") as handle:
+                if self.fields:
+                    writer = csv.DictWriter(handle, fieldnames=self.fields)
+                    writer.writeheader()
+                    writer.writerows(kept)
+        elif self.path.exists():
+            self.path.unlink()
+        self.tensorboard = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tensorboard = SummaryWriter(str(run_dir / "tensorboard"))
+        except ImportError:
+            pass
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self.fields is None:
+            self.fields = list(row)
+        new = not self.path.is_file()
+        with self.path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.fields, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        if self.tensorboard is not None:
+            for key, value in row.items():
+                if key != "step" and isinstance(value, float):
+                    self.tensorboard.add_scalar(key, value, row["step"])
+
+    def close(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+
+
+def _progress_bar(enabled: bool, total: int, done: int) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn("[bold]train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("{task.fields[cps]:.1f} clips/s"),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        disable=not enabled,
+    )
+    task = progress.add_task("train", total=total, completed=done, loss=float("nan"), cps=0.0)
+    return progress, task
+
+
+def train(
+    recipe: TrainRecipe,
+    data_dir: str | Path,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    max_steps: int | None = None,
+    cache_dir: str | Path | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``recipe`` on the corpus in ``data_dir``, writing the run to ``run_dir``.
+
+    ``max_steps`` stops early at that global step without changing the learning-rate schedule (which always spans
+    ``recipe.steps``), so a run can be done in pieces with ``resume``.
+    """
+    data_dir, run_dir = Path(data_dir).resolve(), Path(run_dir)
+    dist = _init_distributed(device)
+    try:
+        return _train(recipe, data_dir, run_dir, dist, resume, max_steps, cache_dir, progress)
+    finally:
+        if dist.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _train(
+    recipe: TrainRecipe,
+    data_dir: Path,
+    run_dir: Path,
+    dist: _Dist,
+    resume: bool,
+    max_steps: int | None,
+    cache_dir: str | Path | None,
+    progress: bool,
+) -> TrainResult:
+    # -- the run config, and what resuming requires of it ------------------------------------------------------------
+    model_config = resolve_model_config(recipe.model, **recipe.model_overrides)
+    run_config = RunConfig(model=model_config, recipe=recipe, data=str(data_dir), world_size=dist.world)
+    start_step = 0
+    state: dict[str, Any] = {}
+    if resume:
+        if not has_checkpoint(run_dir):
+            raise CheckpointError(f"cannot resume {run_dir}: it holds no checkpoint (no state.json)")
+        check_resume_config(run_dir, run_config)
+        state = read_state(run_dir)
+        start_step = int(state["step"])
+    elif has_checkpoint(run_dir):
+        raise CheckpointError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    end_step = min(recipe.steps, max_steps) if max_steps is not None else recipe.steps
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- data: decode once (rank 0 first, the others reuse its cache) --------------------------------------------------
+    records = load_split(data_dir, recipe.split)
+    cache_path = Path(cache_dir) if cache_dir else default_cache_dir(data_dir, run_dir)
+    sample_rate = model_config.frontend.sample_rate
+    if dist.is_main:
+        cache = build_audio_cache(data_dir, records, sample_rate, cache_path, progress=progress)
+    if dist.world > 1:
+        torch.distributed.barrier()
+    if not dist.is_main:
+        cache = build_audio_cache(data_dir, records, sample_rate, cache_path, progress=False)
+    check_bad_fraction(cache, len(records), recipe.max_bad_fraction, data_dir)
+    if cache.bad and dist.is_main:
+        log.warning("%d of %d clips cannot be read and are skipped", len(cache.bad), len(records))
+    dataset = ClipDataset(cache, records, model_config.window_samples, recipe.seed)
+    weights = balance_weights([r.attributes for r in dataset.records], recipe.balance_attributes, recipe.balance)
+    sampler = BalancedBatchSampler(weights, recipe.batch_size, recipe.seed, start_step, dist.rank, dist.world)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate,
+        num_workers=recipe.num_workers,
+        persistent_workers=recipe.num_workers > 0,
+        pin_memory=dist.device.type == "cuda",
+    )
+
+    # -- model, task, optimiser ---------------------------------------------------------------------------------------
+    torch.manual_seed(recipe.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
+    model = SlapModel(model_config)
+    if resume:
+        load_weights(model, run_dir, expected_step=start_step)
+    model.to(dist.device).train()
+    task = create_task(recipe.task, recipe.task_options, model_config, dist.device)
+    optimizer = torch.optim.AdamW(
+        model.param_groups(recipe.weight_decay, recipe.pretrained_lr_scale), lr=recipe.lr, betas=recipe.betas
+    )
+    if resume:
+        optimizer.load_state_dict(torch.load(run_dir / OPTIMIZER_NAME, map_location=dist.device, weights_only=True))
+    wrapped: torch.nn.Module = model
+    if dist.world > 1:
+        wrapped = torch.nn.parallel.DistributedDataParallel(
+            model,
+            device_ids=[dist.device.index] if dist.device.type == "cuda" else None,
+            find_unused_parameters=True,  # a task may leave a tower unused (e.g. no MAE decoder in distillation)
+        )
+    # bf16 autocast on GPUs; float32 on CPUs, where bf16 matmuls are slower than fp32 on most chips.
+    use_bf16 = recipe.precision == "bf16" or (recipe.precision == "auto" and dist.device.type == "cuda")
+    autocast = torch.autocast(dist.device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
+    metrics = _MetricsLog(run_dir, start_step) if dist.is_main else None
+    if dist.is_main and not resume:
+        save_config(run_config, run_dir / CONFIG_NAME)
+
+    # -- the loop -----------------------------------------------------------------------------------------------------
+    global_batch = recipe.batch_size * dist.world
+    last_saved = start_step if resume else None
+    train_s_before = float(state.get("train_s", 0.0))
+    last_log_step = start_step
+    loss_value = float("nan")
+    bar, bar_task = _progress_bar(progress and dist.is_main, end_step, start_step)
+    t_start = t_log = time.perf_counter()
+    step = start_step
+    batches = iter(loader)
+    with bar:
+        while step < end_step:
+            step += 1
+            batch = next(batches)
+            batch["audio"] = batch["audio"].to(dist.device, non_blocking=True)
+            batch["index"] = batch["index"].to(dist.device, non_blocking=True)
+            torch.manual_seed(_step_seed(recipe.seed, step, dist.rank))
+            lr = lr_at(step, recipe)
+            for group in optimizer.param_groups:
+                group["lr"] = lr * group["lr_scale"]
+
+            with autocast:
+                parts = task(wrapped, batch)
+            bad_keys = [k for k in parts if not k.endswith("_loss")]
+            if bad_keys:
+                raise TrainingError(f"task {recipe.task!r} returned keys {bad_keys}; every key must end in '_loss'")
+            loss = sum(parts.values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                [p for p in model.parameters() if p.requires_grad], recipe.grad_clip or float("inf")
+            )
+
+            # One all-reduce gives both the logged means and a collective verdict on finiteness.
+            report = torch.stack([loss.detach().float(), *(v.detach().float() for v in parts.values()), grad_norm])
+            if dist.world > 1:
+                torch.distributed.all_reduce(report)
+                report /= dist.world
+            values = report.tolist()
+            if not all(math.isfinite(v) for v in values[:-1]):
+                kept = (
+                    f"the last good checkpoint (step {last_saved}) is kept in {run_dir}"
+                    if last_saved
+                    else ("no checkpoint had been written yet")
+                )
+                detail = ", ".join(f"{k}={v:.4g}" for k, v in zip(parts, values[1:-1], strict=True))
+                raise TrainingError(
+                    f"non-finite loss at step {step} ({detail}); stopped without updating the weights; {kept}. "
+                    "Lower lr, raise warmup_steps or check the corpus for silent or clipped audio."
+                )
+            optimizer.step()
+            loss_value = values[0]
+
+            if dist.is_main and (step % recipe.log_every == 0 or step == end_step):
+                now = time.perf_counter()
+                clips_per_s = (step - last_log_step) * global_batch / max(now - t_log, 1e-9)
+                t_log, last_log_step = now, step
+                row = {"step": step, "epoch": sampler.epoch_of(step - 1), "lr": lr, "loss": loss_value}
+                row |= dict(zip(parts, values[1:-1], strict=True))
+                row |= {
+                    "grad_norm": values[-1],
+                    "logit_scale": model.logit_scale_value(),
+                    "clips_per_s": clips_per_s,
+                    "elapsed_s": now - t_start,
+                }
+                metrics.write(row)
+                bar.update(bar_task, completed=step, loss=loss_value, cps=clips_per_s)
+
+            if step % recipe.checkpoint_every == 0 or step == end_step:
+                if dist.is_main:
+                    state = {
+                        "step": step,
+                        "epoch": sampler.epoch_of(step),
+                        "seed": recipe.seed,
+                        "world_size": dist.world,
+                        "loss": loss_value,
+                        "bad_clips": len(cache.bad),
+                        "train_s": train_s_before + time.perf_counter() - t_start,
+                    }
+                    save_checkpoint(run_dir, model, optimizer, state, run_config)
+                last_saved = step
+                if dist.world > 1:
+                    torch.distributed.barrier()
+    elapsed = time.perf_counter() - t_start
+    if metrics is not None:
+        metrics.close()
+    n_done = step - start_step
+    return TrainResult(
+        run_dir=run_dir,
+        start_step=start_step,
+        step=step,
+        loss=loss_value,
+        steps_per_s=n_done / max(elapsed, 1e-9),
+        clips_per_s=n_done * global_batch / max(elapsed, 1e-9),
+        bad_clips=len(cache.bad),
+        n_clips=len(records),
+    )

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Rebuild the built-in default bundle (slap_edge/assets/default) from nothing, with the recorded seeds.
+# On the 2-core reference machine: corpus ~30 min, teacher ~40 min, student ~15 min, export + eval ~5 min.
+# Usage: bash train/reproduce_default.sh [WORK_DIR]   (env: CLIPS, SEED, TEACHER_RECIPE, STUDENT_RECIPE, OUT)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1
+SE=${SLAP_EDGE:-.venv/bin/slap-edge}
+WORK=${1:-work-data/default}
+CLIPS=${CLIPS:-7000}
+SEED=${SEED:-7}
+TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/teacher-small.json}
+STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/student-vit-tiny.json}
+OUT=${OUT:-slap_edge/assets/default}
+# Voices never heard in training: the suite built from them alone measures transfer to unheard voices.
+HOLDOUT=${HOLDOUT:-voice=mb-us1,voice=mb-us3,voice=mb-fr4,voice=mb-fr1,voice=mb-de5,voice=mb-nl2}
+mkdir -p "$WORK"
+
+"$SE" data synth --out "$WORK/corpus" --clips "$CLIPS" --seed "$SEED" --jobs "$(nproc)"
+"$SE" data stats "$WORK/corpus" > "$WORK/corpus-stats.txt"
+"$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-test" --seed "$SEED" --overwrite
+"$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-holdout" --holdout-voices "$HOLDOUT" --seed "$SEED" \
+  --overwrite
+"$SE" train --recipe "$TEACHER_RECIPE" --data "$WORK/corpus" --out "$WORK/teacher" \
+  --exclude-holdout "$WORK/suite-holdout/holdout.json" $([ -f "$WORK/teacher/state.json" ] && echo --resume)
+"$SE" distill --teacher "$WORK/teacher" --recipe "$STUDENT_RECIPE" --data "$WORK/corpus" --out "$WORK/student" \
+  --exclude-holdout "$WORK/suite-holdout/holdout.json" $([ -f "$WORK/student/state.json" ] && echo --resume)
+rm -rf "$OUT.new"
+"$SE" export --model "$WORK/student" --out "$OUT.new" --int8 --with-text --calibration "$WORK/corpus" \
+  --suite "$WORK/suite-test"
+rm -rf "$OUT" && mv "$OUT.new" "$OUT"
+"$SE" eval --suite "$WORK/suite-test" --model "$WORK/teacher" --json "$WORK/eval-teacher-test.json"
+"$SE" eval --suite "$WORK/suite-test" --model "$OUT" --json "$WORK/eval-default-test.json"
+"$SE" eval --suite "$WORK/suite-holdout" --model "$OUT" --json "$WORK/eval-default-holdout.json"
+echo "default bundle rebuilt in $OUT; evaluations in $WORK/eval-*.json"
