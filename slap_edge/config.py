@@ -61,7 +61,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if origin is tuple and args:
             if len(args) != len(value):
                 raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
-            return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+            return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
         inner = args[0] if args else Any
         seq = [_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(seq) if origin is tuple else seq
@@ -184,9 +184,7 @@ class FrontendConfig:
         if self.hop_length <= 0:
             raise ValueError(f"hop_length must be positive, got {self.hop_length}")
         if not 0 <= self.f_min < self.f_max <= self.sample_rate / 2:
-            raise ValueError(
-                f"need 0 <= f_min < f_max <= sample_rate/2, got f_min={self.f_min}, f_max={self.f_max}"
-            )
+            raise ValueError(f"need 0 <= f_min < f_max <= sample_rate/2, got f_min={self.f_min}, f_max={self.f_max}")
         if self.n_mels <= 0 or self.log_floor <= 0 or self.norm_std <= 0:
             raise ValueError("n_mels, log_floor and norm_std must be positive")
 

@@ -79,7 +79,9 @@ def _portaudio_checks() -> list[Check]:
     checks = [Check("runtime", "portaudio", True, sd.get_portaudio_version()[1])]
     try:
         devices = sd.query_devices()
-        inputs = [(i, d["name"], int(d["default_samplerate"])) for i, d in enumerate(devices) if d["max_input_channels"]]
+        inputs = [
+            (i, d["name"], int(d["default_samplerate"])) for i, d in enumerate(devices) if d["max_input_channels"]
+        ]
         default_in = sd.default.device[0] if sd.default.device is not None else -1
     except Exception as exc:  # noqa: BLE001 - any PortAudio failure is a report, not a crash
         inputs, default_in = [], -1
@@ -199,7 +201,9 @@ def register(app: typer.Typer) -> None:
         """Report Python, packages, ONNX Runtime providers, audio devices, espeak-ng/sox, GPUs and TensorRT."""
         for stage in require:
             if stage not in STAGES:
-                raise typer.BadParameter(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}", param_hint="--require")
+                raise typer.BadParameter(
+                    f"unknown stage {stage!r}; use one of {', '.join(STAGES)}", param_hint="--require"
+                )
         checks = collect_checks()
         if as_json:
             typer.echo(json.dumps(report(checks), indent=2))

@@ -177,10 +177,14 @@ def distill_command(
     max_steps: int | None = typer.Option(None, "--max-steps", help="Stop at this step (the schedule is unchanged)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    exclude_holdout: str | None = typer.Option(
+        None, "--exclude-holdout", help="Drop held-out voices (a suite's holdout.json or patterns), as in train."
+    ),
 ) -> None:
     """Distil a teacher into a student with the same trainer (task "distill"); the text tower is the teacher's."""
     from slap_edge.config import ConfigError, load_config, to_dict
     from slap_edge.train.checkpoint import CheckpointError, read_run_config
+    from slap_edge.train.cli import holdout_patterns
     from slap_edge.train.config import TrainRecipe
     from slap_edge.train.data import CorpusError
     from slap_edge.train.trainer import TrainingError, train
@@ -200,8 +204,11 @@ def distill_command(
         overrides = {**rec.model_overrides, "text": to_dict(teacher_config.model.text)}
         options = {**rec.task_options, "teacher": str(teacher.resolve())}
         rec = dataclasses.replace(rec, model_overrides=overrides, task_options=options)
-        result = train(rec, data, out, resume=resume, max_steps=max_steps, device=device, progress=progress)
-    except (ConfigError, CheckpointError, CorpusError, TrainingError) as exc:
+        exclude = holdout_patterns(exclude_holdout)
+        result = train(
+            rec, data, out, resume=resume, max_steps=max_steps, device=device, progress=progress, exclude=exclude
+        )
+    except (ConfigError, CheckpointError, CorpusError, TrainingError, ValueError) as exc:
         raise _fail(str(exc), code=1) from exc
     typer.echo(
         f"student {out}: step {result.step}, loss {result.loss:.4f}, {result.clips_per_s:.1f} clips/s "

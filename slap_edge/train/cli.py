@@ -7,6 +7,20 @@ from pathlib import Path
 import typer
 
 
+def holdout_patterns(source: str | None) -> tuple[str, ...]:
+    """Patterns from ``--exclude-holdout``: a holdout.json, a suite folder holding one, or a pattern string."""
+    if not source:
+        return ()
+    from slap_edge.data.suite_builder import read_holdout
+
+    path = Path(source)
+    if path.exists():
+        return read_holdout(path).patterns
+    if source.endswith(".json"):
+        raise ValueError(f"{source}: no such holdout file (a suite built with --holdout-voices writes holdout.json)")
+    return tuple(p.strip() for p in source.split(",") if p.strip())
+
+
 def train_command(
     recipe: Path = typer.Option(..., "--recipe", help="Recipe JSON, e.g. train/recipes/teacher-small.json."),
     data: Path = typer.Option(..., "--data", help="Corpus folder holding manifest.jsonl."),
@@ -18,6 +32,11 @@ def train_command(
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where decoded audio is cached (DATA/.cache)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    exclude_holdout: str | None = typer.Option(
+        None,
+        "--exclude-holdout",
+        help="Drop held-out voices: a suite's holdout.json (or its folder) or patterns like 'voice=mb-us1,engine=x'.",
+    ),
 ) -> None:
     """Train a model from a recipe (one process; use torchrun for several, see train/launch_torchrun.sh)."""
     import logging
@@ -34,10 +53,19 @@ def train_command(
     console = Console(stderr=True)
     try:
         cfg = load_config(TrainRecipe, recipe)
+        exclude = holdout_patterns(exclude_holdout)
         result = train(
-            cfg, data, out, resume=resume, max_steps=max_steps, cache_dir=cache_dir, device=device, progress=progress
+            cfg,
+            data,
+            out,
+            resume=resume,
+            max_steps=max_steps,
+            cache_dir=cache_dir,
+            device=device,
+            progress=progress,
+            exclude=exclude,
         )
-    except (ConfigError, CheckpointError, CorpusError, TrainingError) as exc:
+    except (ConfigError, CheckpointError, CorpusError, TrainingError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(1) from exc
     import os

@@ -62,3 +62,5 @@ class RunConfig:
     recipe: TrainRecipe
     data: str  # the corpus folder, absolute
     world_size: int = 1
+    # Clips whose engine/voice match these patterns (a suite's holdout.json) never reach training.
+    exclude: tuple[str, ...] = ()

@@ -129,10 +129,19 @@ class _maybe_progress:  # noqa: N801 - used as a context manager like a function
             self._progress.stop()
 
 
-def load_split(data_dir: Path, split: str) -> list[ClipRecord]:
+def load_split(data_dir: Path, split: str, exclude: Sequence[str] = ()) -> list[ClipRecord]:
+    """The clips of ``split``, less those whose engine/voice match a held-out pattern in ``exclude``."""
     records = [r for r in read_manifest(data_dir) if r.split == split]
+    if exclude:
+        from slap_edge.data.suite_builder import HoldoutSelector
+
+        selector = HoldoutSelector.parse(",".join(exclude))
+        kept = [r for r in records if not selector.matches(r)]
+        dropped = len(records) - len(kept)
+        log.info("held-out voices %s: %d of %d clips excluded", ",".join(exclude), dropped, len(records))
+        records = kept
     if not records:
-        raise CorpusError(f"{data_dir / 'manifest.jsonl'}: no clips with split={split!r}")
+        raise CorpusError(f"{data_dir / 'manifest.jsonl'}: no clips with split={split!r} (after exclusions)")
     return records
 
 

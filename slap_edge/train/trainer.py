@@ -182,16 +182,18 @@ def train(
     cache_dir: str | Path | None = None,
     device: str = "auto",
     progress: bool = True,
+    exclude: tuple[str, ...] = (),
 ) -> TrainResult:
     """Train ``recipe`` on the corpus in ``data_dir``, writing the run to ``run_dir``.
 
     ``max_steps`` stops early at that global step without changing the learning-rate schedule (which always spans
-    ``recipe.steps``), so a run can be done in pieces with ``resume``.
+    ``recipe.steps``), so a run can be done in pieces with ``resume``. ``exclude`` holds held-out voice patterns
+    (``slap_edge.data.suite_builder.HoldoutSelector``): matching clips are dropped before training.
     """
     data_dir, run_dir = Path(data_dir).resolve(), Path(run_dir)
     dist = _init_distributed(device)
     try:
-        return _train(recipe, data_dir, run_dir, dist, resume, max_steps, cache_dir, progress)
+        return _train(recipe, data_dir, run_dir, dist, resume, max_steps, cache_dir, progress, tuple(exclude))
     finally:
         if dist.world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -206,10 +208,13 @@ def _train(
     max_steps: int | None,
     cache_dir: str | Path | None,
     progress: bool,
+    exclude: tuple[str, ...] = (),
 ) -> TrainResult:
     # -- the run config, and what resuming requires of it ------------------------------------------------------------
     model_config = resolve_model_config(recipe.model, **recipe.model_overrides)
-    run_config = RunConfig(model=model_config, recipe=recipe, data=str(data_dir), world_size=dist.world)
+    run_config = RunConfig(
+        model=model_config, recipe=recipe, data=str(data_dir), world_size=dist.world, exclude=exclude
+    )
     start_step = 0
     state: dict[str, Any] = {}
     if resume:
@@ -225,7 +230,7 @@ def _train(
         run_dir.mkdir(parents=True, exist_ok=True)
 
     # -- data: decode once (rank 0 first, the others reuse its cache) --------------------------------------------------
-    records = load_split(data_dir, recipe.split)
+    records = load_split(data_dir, recipe.split, exclude)
     cache_path = Path(cache_dir) if cache_dir else default_cache_dir(data_dir, run_dir)
     sample_rate = model_config.frontend.sample_rate
     if dist.is_main:
