@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from slap_edge.models.slap import SlapModel
 
 MIN_ONNX_COSINE = 0.999  # fp32 ONNX against PyTorch: anything lower is an export bug, not rounding
+MIN_TEXT_INT8_COSINE = 0.98  # int8 text tower against PyTorch: prompts are embedded once, so accuracy matters
 MIN_INT8_COSINE = 0.98  # int8 against fp32: below this the quantized model is not the same model any more
 DEFAULT_HOP_S = 0.5
 TEXT_CHECK_SENTENCES = (
@@ -479,6 +480,21 @@ def export_bundle(
             log(f"text ONNX vs PyTorch: {text_check.describe()}")
             if text_check.min_cosine < MIN_ONNX_COSINE:
                 raise ExportError(f"text.onnx disagrees with PyTorch: cosine {text_check.min_cosine:.6f}")
+            if int8:
+                from slap_edge.export.quantize import quantize_text_onnx
+
+                text_fp32 = folder / "text.fp32.onnx"
+                (folder / TEXT_ONNX).replace(text_fp32)
+                text_quant = quantize_text_onnx(text_fp32, folder / TEXT_ONNX)
+                text_fp32.unlink()
+                text_int8_check = compare_text(text_module, folder / TEXT_ONNX, ids.numpy(), mask.numpy())
+                log(f"text int8: {text_quant.describe()}; vs PyTorch: {text_int8_check.describe()}")
+                if text_int8_check.min_cosine < MIN_TEXT_INT8_COSINE:
+                    raise ExportError(
+                        f"int8 text.onnx drifts from PyTorch: cosine {text_int8_check.min_cosine:.4f} < "
+                        f"{MIN_TEXT_INT8_COSINE}; export without --int8 to keep a float text tower"
+                    )
+                text_check = text_int8_check
 
         zero_shot = None
         if suite is not None:
