@@ -7,16 +7,15 @@ PIP := $(VENV)/bin/pip
 # Debian packages: espeak-ng + sox make the synthetic corpus, PortAudio captures audio, PulseAudio gives the tests a
 # virtual microphone, mosquitto is the MQTT broker the tests publish to.
 DEBIAN_PACKAGES := espeak-ng sox libsox-fmt-all libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins mosquitto
-EXTRAS ?= train,data,dev,mqtt,plot
+EXTRAS ?= train,data,dev,mqtt,plot,bench
 
-.PHONY: help setup setup-base debian-packages test lint format demo reproduce-default clean
+.PHONY: help setup setup-base debian-packages test format demo reproduce-default clean
 
 help:
 	@echo "make demo               base install, then listen with the built-in model (microphone or demo file)"
 	@echo "make test               full set-up, then the test suite"
 	@echo "make setup              .venv with every extra ($(EXTRAS)) and the Debian packages"
 	@echo "make setup-base         $(BASE_VENV) with the kiosk install only (no torch)"
-	@echo "make lint               ruff check + format check"
 	@echo "make reproduce-default  rebuild the default bundle from nothing (hours on a CPU)"
 
 debian-packages:
@@ -42,11 +41,9 @@ $(BASE_VENV)/.installed: pyproject.toml
 setup-base: $(BASE_VENV)/.installed
 
 test: setup setup-base
-	SLAP_BASE_VENV=$(BASE_VENV) HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
-
-lint: setup
 	$(VENV)/bin/ruff check slap_edge tests benchmarks
 	$(VENV)/bin/ruff format --check slap_edge tests benchmarks
+	SLAP_BASE_VENV=$(BASE_VENV) HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
 
 format: setup
 	$(VENV)/bin/ruff format slap_edge tests benchmarks

@@ -153,9 +153,7 @@ def _log_mel_class() -> type:
             win = analysis_window(cfg)
             bases = np.concatenate([np.cos(angle) * win, -np.sin(angle) * win], axis=0)  # [2F, n_fft]
             self.register_buffer("stft_bases", torch.tensor(bases[:, None, :], dtype=torch.float32), persistent=False)
-            self.register_buffer(
-                "mel_bank", torch.tensor(mel_filterbank(cfg), dtype=torch.float32), persistent=False
-            )
+            self.register_buffer("mel_bank", torch.tensor(mel_filterbank(cfg), dtype=torch.float32), persistent=False)
             self.n_bins = n_bins
 
         def forward(self, waveform: torch.Tensor) -> torch.Tensor:

@@ -9,8 +9,8 @@ SE=${SLAP_EDGE:-.venv/bin/slap-edge}
 WORK=${1:-work-data/default}
 CLIPS=${CLIPS:-7000}
 SEED=${SEED:-7}
-TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/teacher-small.json}
-STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/student-vit-tiny.json}
+TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
+STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student.json}
 OUT=${OUT:-slap_edge/assets/default}
 # Voices never heard in training: the suite built from them alone measures transfer to unheard voices.
 HOLDOUT=${HOLDOUT:-voice=mb-us1,voice=mb-us3,voice=mb-fr4,voice=mb-fr1,voice=mb-de5,voice=mb-nl2}

@@ -1,9 +1,83 @@
-"""CLI commands of the bench stage (registered on the root app by slap_edge.cli)."""
+"""CLI commands of the bench stage (registered on the root app by slap_edge.cli): `slap-edge bench`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def bench(
+    bundle: Path = typer.Option(..., "--bundle", "-b", help="Bundle folder or .tar.gz to measure."),
+    backend: list[str] = typer.Option(
+        ["ort-cpu"], "--backend", help="ort-cpu (what `listen` runs), torch, torchao or tensorrt; repeatable."
+    ),
+    threads: int = typer.Option(1, "--threads", help="Threads for every backend and peer."),
+    seconds: float = typer.Option(30.0, "--seconds", help="Length of the audio schedule."),
+    audio: list[Path] = typer.Option([], "--audio", help="Audio files for the schedule (default: espeak-ng speech)."),
+    prompts: Path | None = typer.Option(None, "--prompts", "-p", help="prompts.txt to score (default: 3 sections)."),
+    bank: str | None = typer.Option(None, "--bank", help="Precomputed prompt bank (.npz or a bundled bank's name)."),
+    model: Path | None = typer.Option(None, "--model", help="Run folder with the student's weights (torch backends)."),
+    peers: bool = typer.Option(True, "--peers/--no-peers", help="Also measure teacher, Resemblyzer and Silero VAD."),
+    peer: list[str] = typer.Option([], "--peer", help="Only these peers: teacher, resemblyzer, silero-vad."),
+    teacher: Path | None = typer.Option(None, "--teacher", help="Teacher run (default: --teacher-model, random init)."),
+    teacher_model: str = typer.Option("teacher-small", "--teacher-model", help="Registry teacher without --teacher."),
+    capture_rate: int = typer.Option(48000, "--capture-rate", help="Rate the schedule is captured at (resampled)."),
+    chunk_ms: float = typer.Option(20.0, "--chunk-ms", help="Capture block length fed to the listener."),
+    warmup_hops: int = typer.Option(8, "--warmup-hops", help="Hops excluded from the figures as warm-up."),
+    peer_windows: int = typer.Option(40, "--peer-windows", help="Windows each peer is timed on (after warm-up)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the full results as JSON here."),
+    png_out: Path | None = typer.Option(None, "--png", help="Write the plots here (needs the 'plot' extra)."),
+    md_out: Path | None = typer.Option(None, "--markdown", help="Write the results as markdown here."),
+) -> None:
+    """Measure the listen path per stage and end to end, beside the alternatives a user would pick."""
+    from slap_edge.bench.peers import PEERS
+    from slap_edge.bench.report import markdown, print_report, write_json, write_png
+    from slap_edge.bench.runner import BenchConfig, BenchError, run_bench
+    from slap_edge.bench.schedule import ScheduleError
+    from slap_edge.bundle import BundleError
+    from slap_edge.prompts import PromptsError
+
+    try:
+        cfg = BenchConfig(
+            bundle=str(bundle),
+            backends=tuple(dict.fromkeys(backend)),
+            threads=threads,
+            seconds=seconds,
+            audio=tuple(str(a) for a in audio),
+            capture_rate=capture_rate,
+            chunk_ms=chunk_ms,
+            warmup_hops=warmup_hops,
+            prompts=str(prompts) if prompts else None,
+            bank=bank,
+            model_run=str(model) if model else None,
+            peers=tuple(dict.fromkeys(peer)) if peer else (PEERS if peers else ()),
+            teacher_run=str(teacher) if teacher else None,
+            teacher_model=teacher_model,
+            peer_windows=peer_windows,
+        )
+        results = run_bench(cfg, log=lambda m: typer.echo(m, err=True))
+    except (ValueError, BundleError, PromptsError, ScheduleError, BenchError) as exc:
+        raise _fail(str(exc)) from exc
+    print_report(results)
+    if json_out:
+        typer.echo(f"wrote {write_json(results, json_out)}", err=True)
+    if md_out:
+        md_out.parent.mkdir(parents=True, exist_ok=True)
+        md_out.write_text(markdown(results), encoding="utf-8")
+        typer.echo(f"wrote {md_out}", err=True)
+    if png_out:
+        try:
+            typer.echo(f"wrote {write_png(results, png_out)}", err=True)
+        except RuntimeError as exc:
+            raise _fail(str(exc)) from exc
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to `app`."""
+    app.command("bench")(bench)
