@@ -6,6 +6,8 @@ imports (torch) happen inside the commands, so `slap-edge listen` and `slap-edge
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from slap_edge import __version__
@@ -51,6 +53,9 @@ register_bench(app)
 
 
 def main() -> None:
+    # torchao (imported by transformers when present) registers enums with torch's pytree, which logs a deprecation
+    # warning on every command; it says nothing to a user of slap-edge.
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     app()
 
 

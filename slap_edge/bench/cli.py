@@ -13,7 +13,9 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def bench(
-    bundle: Path = typer.Option(..., "--bundle", "-b", help="Bundle folder or .tar.gz to measure."),
+    bundle: str | None = typer.Option(
+        None, "--bundle", "-b", help="Bundle folder or .tar.gz to measure. Default: the built-in bundle."
+    ),
     backend: list[str] = typer.Option(
         ["ort-cpu"], "--backend", help="ort-cpu (what `listen` runs), torch, torchao or tensorrt; repeatable."
     ),
@@ -40,12 +42,12 @@ def bench(
     from slap_edge.bench.report import markdown, print_report, write_json, write_png
     from slap_edge.bench.runner import BenchConfig, BenchError, run_bench
     from slap_edge.bench.schedule import ScheduleError
-    from slap_edge.bundle import BundleError
+    from slap_edge.bundle import BundleError, resolve_bundle_path
     from slap_edge.prompts import PromptsError
 
     try:
         cfg = BenchConfig(
-            bundle=str(bundle),
+            bundle=str(resolve_bundle_path(bundle)),
             backends=tuple(dict.fromkeys(backend)),
             threads=threads,
             seconds=seconds,

@@ -9,7 +9,9 @@ import typer
 
 
 def eval_command(
-    model: Path = typer.Option(..., "--model", help="A training run folder or an exported bundle."),
+    model: Path = typer.Option(
+        ..., "--model", help="A training run folder, an exported bundle, or 'default' (the built-in bundle)."
+    ),
     suite: Path | None = typer.Option(None, "--suite", help="Suite folder (spec/eval-suite.md)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the full report as JSON here."),
     markdown_out: Path | None = typer.Option(None, "--markdown", help="Write the report table as markdown here."),

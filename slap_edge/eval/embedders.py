@@ -126,7 +126,12 @@ def bundle_source(path: str | Path) -> EmbeddingSource:
 
 
 def load_embedding_source(path: str | Path, device: str = "cpu") -> EmbeddingSource:
-    """A run folder (holds state.json and model.safetensors) or a bundle (a folder with manifest.json, or .tar.gz)."""
+    """A run folder (holds state.json and model.safetensors) or a bundle (a folder with manifest.json, or .tar.gz);
+    ``default`` is the built-in bundle."""
+    if str(path) == "default":
+        from slap_edge.bundle import resolve_bundle_path
+
+        path = resolve_bundle_path(None)
     path = Path(path)
     if (path / "state.json").is_file() and (path / "model.safetensors").is_file():
         return run_source(path, device=device)

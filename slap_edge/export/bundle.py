@@ -560,3 +560,26 @@ def export_bundle(
         shutil.rmtree(work, ignore_errors=True)
     log(f"wrote {out}")
     return report
+
+
+def append_model_card(bundle_dir: str | Path, sections: list[str]) -> Path:
+    """Append markdown ``sections`` (measured after export: evaluation tables, latency) to a bundle folder's
+    MODEL_CARD.md and update its checksum in manifest.json, so the bundle still verifies. Both files are replaced
+    atomically; the bundle is checked with the kiosk's loader afterwards."""
+    root = Path(bundle_dir)
+    manifest_path, card_path = root / MANIFEST, root / MODEL_CARD
+    if not manifest_path.is_file() or not card_path.is_file():
+        raise ExportError(f"{root}: not a bundle folder with {MANIFEST} and {MODEL_CARD}")
+    load_bundle(root)  # refuse to touch a bundle that does not verify as it is
+    text = card_path.read_text(encoding="utf-8").rstrip("\n")
+    text += "\n\n" + "\n\n".join(s.strip("\n") for s in sections) + "\n"
+    tmp_card = card_path.with_name(card_path.name + ".tmp")
+    tmp_card.write_text(text, encoding="utf-8")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["files"][MODEL_CARD] = {"sha256": sha256_file(tmp_card), "size": tmp_card.stat().st_size}
+    tmp_manifest = manifest_path.with_name(manifest_path.name + ".tmp")
+    tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    tmp_card.replace(card_path)
+    tmp_manifest.replace(manifest_path)
+    load_bundle(root)
+    return card_path

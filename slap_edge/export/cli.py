@@ -235,6 +235,24 @@ def bundle_verify(bundle: Path = typer.Argument(..., help="Bundle folder or .tar
         typer.echo(f"  {name}  {entry['size'] / 1e6:.2f} MB  sha256 {entry['sha256'][:16]}...")
 
 
+@bundle_app.command("card")
+def bundle_card(
+    bundle: Path = typer.Argument(..., help="Bundle folder."),
+    append: list[Path] = typer.Option(..., "--append", help="Markdown file to append (repeatable), in order."),
+) -> None:
+    """Append measured sections (eval tables, latency) to MODEL_CARD.md, keeping the manifest's checksums true."""
+    from slap_edge.bundle import BundleError
+    from slap_edge.export.bundle import append_model_card
+    from slap_edge.export.onnx import ExportError
+
+    try:
+        sections = [p.read_text(encoding="utf-8") for p in append]
+        card = append_model_card(bundle, sections)
+    except (OSError, BundleError, ExportError) as exc:
+        raise _fail(str(exc), code=1) from exc
+    typer.echo(f"appended {len(sections)} section(s) to {card}")
+
+
 @trt_app.command("check")
 def trt_check(
     target: Path = typer.Argument(..., help="An ONNX file, or a bundle (checks the graphs TensorRT would use)."),

@@ -177,3 +177,15 @@ def test_int8_without_calibration_is_refused_up_front(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="calibration"):
         export_bundle(student("student-cnn-tiny"), tmp_path / "b", int8=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_model_card_append_keeps_bundle_verifiable(bundle_copy: Path) -> None:
+    from slap_edge.export.bundle import append_model_card
+
+    append_model_card(bundle_copy, ["## Held-out suite\n\n| task | F1 |\n|---|---|\n| sex | 0.9 |"])
+    card = (bundle_copy / "MODEL_CARD.md").read_text()
+    assert card.rstrip().endswith("| sex | 0.9 |") and "## Held-out suite" in card
+    load_bundle(bundle_copy)  # checksums were updated with the card
+    (bundle_copy / "MODEL_CARD.md").write_text(card + "tampered\n")
+    with pytest.raises(BundleError, match="MODEL_CARD.md"):
+        append_model_card(bundle_copy, ["more"])
