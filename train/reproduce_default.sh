@@ -32,4 +32,11 @@ rm -rf "$OUT" && mv "$OUT.new" "$OUT"
 "$SE" eval --suite "$WORK/suite-test" --model "$WORK/teacher" --json "$WORK/eval-teacher-test.json"
 "$SE" eval --suite "$WORK/suite-test" --model "$OUT" --json "$WORK/eval-default-test.json"
 "$SE" eval --suite "$WORK/suite-holdout" --model "$OUT" --json "$WORK/eval-default-holdout.json"
+PY=$(dirname "$SE")/python
+"$PY" -m slap_edge.export.card --teacher "$WORK/teacher" --student "$WORK/student" --corpus "$WORK/corpus" \
+  --holdout "$WORK/suite-holdout/holdout.json" \
+  --eval "Held-out speakers (suite from the corpus' test split)" "$WORK/eval-default-test.json" \
+  --eval "Held-out voices (never heard in training)" "$WORK/eval-default-holdout.json" \
+  --out "$WORK/card-sections.md"
+"$SE" bundle card "$OUT" --append "$WORK/card-sections.md"
 echo "default bundle rebuilt in $OUT; evaluations in $WORK/eval-*.json"
