@@ -9,13 +9,19 @@ PIP := $(VENV)/bin/pip
 DEBIAN_PACKAGES := espeak-ng sox libsox-fmt-all libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins mosquitto
 EXTRAS ?= train,data,dev,mqtt,plot,bench
 
-.PHONY: help setup setup-base debian-packages test format demo reproduce-default clean
+MBROLA_PACKAGES := mbrola $(addprefix mbrola-,br1 br4 cz1 cz2 de1 de2 de5 de6 en1 es1 es3 fr1 fr4 gr2 hu1 in1 in2 it1 it4 \
+	mx1 nl2 nl3 pl1 pt1 ro1 sw1 sw2 tr1 tr2 us1 us2 us3)
+MBROLA_APT := /tmp/slap-edge-mbrola-apt
+APT_PRIVATE := -o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts=$(MBROLA_APT)
+
+.PHONY: help setup setup-base debian-packages mbrola-voices test format demo reproduce-default clean
 
 help:
 	@echo "make demo               base install, then listen with the built-in model (microphone or demo file)"
 	@echo "make test               full set-up, then the test suite"
 	@echo "make setup              .venv with every extra ($(EXTRAS)) and the Debian packages"
 	@echo "make setup-base         $(BASE_VENV) with the kiosk install only (no torch)"
+	@echo "make mbrola-voices      (root) MBROLA voices for the corpus, from Debian contrib/non-free"
 	@echo "make reproduce-default  rebuild the default bundle from nothing (hours on a CPU)"
 
 debian-packages:
@@ -25,6 +31,17 @@ debian-packages:
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "run as root: sudo apt-get install -y --no-install-recommends$$missing"; fi
+
+# MBROLA voices (recorded from real people; licence: non-commercial use only) for the default corpus. They are in
+# Debian's contrib/non-free sections: a private copy of the system's Debian sources with those components is used for
+# this one install, so the system's apt configuration is not edited.
+mbrola-voices:
+	@test "$$(id -u)" = 0 || { echo "run as root: sudo make mbrola-voices"; exit 1; }
+	mkdir -p $(MBROLA_APT)
+	sed -E 's/^Components:.*/Components: main contrib non-free/' /etc/apt/sources.list.d/debian.sources \
+		> $(MBROLA_APT)/debian.sources
+	apt-get $(APT_PRIVATE) update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get $(APT_PRIVATE) install -y -qq --no-install-recommends $(MBROLA_PACKAGES)
 
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)

@@ -30,11 +30,9 @@ MBROLA_LICENCE = "MBROLA-voice-licence (non-commercial, no military use)"
 MBROLA_DIR = Path("/usr/share/mbrola")
 VARIANTS_DIR = Path(__file__).parent / "variants"
 ESPEAK_INSTALL = "sudo apt-get install -y espeak-ng"
-MBROLA_INSTALL = (
-    "echo 'deb http://deb.debian.org/debian bookworm contrib non-free' > /tmp/mbrola.list && "
-    "sudo apt-get -o Dir::Etc::sourcelist=/tmp/mbrola.list -o Dir::Etc::sourceparts=- update && "
-    "sudo apt-get -o Dir::Etc::sourcelist=/tmp/mbrola.list -o Dir::Etc::sourceparts=- install -y mbrola mbrola-us1 ..."
-)
+# MBROLA lives in Debian's contrib/non-free sections; `make mbrola-voices` adds them through a private sources
+# folder (a copy of the system's Debian sources with those components), leaving the system's apt sources untouched.
+MBROLA_INSTALL = "sudo make mbrola-voices  (in a slap-edge checkout)"
 
 
 class VoiceError(RuntimeError):

@@ -30,8 +30,8 @@ PRECISIONS = ("fp16", "int8")
 INSTALL_HINT = (
     "TensorRT's Python package is not installed. On a Jetson it comes with JetPack (sudo apt install "
     "nvidia-jetpack, then use the system python3 or a venv made with --system-site-packages); on an x86 GPU "
-    "machine: pip install tensorrt (wheels come from NVIDIA's index, https://pypi.nvidia.com, which pip reaches "
-    "through the tensorrt package on PyPI), or pip install 'slap-edge[tensorrt]'. The ONNX Runtime engine "
+    "machine: pip install tensorrt (the wheels come from NVIDIA's own Python package index, which pip reaches "
+    "through the tensorrt placeholder package on PyPI), or pip install 'slap-edge[tensorrt]'. The ONNX Runtime engine "
     "(`slap-edge listen`) needs none of this."
 )
 

@@ -82,4 +82,4 @@ def test_engine_cache_key_has_gpu_version_and_sha(tmp_path: Path) -> None:
 def test_missing_tensorrt_says_how_to_get_it(tmp_path: Path) -> None:
     with pytest.raises(TensorRTUnavailableError, match="JetPack") as info:
         build_engine(tmp_path / "any-bundle")
-    assert "pypi.nvidia.com" in str(info.value)
+    assert "NVIDIA's own Python package index" in str(info.value)
