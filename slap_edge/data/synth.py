@@ -32,6 +32,7 @@ from slap_edge.data.voices import (
     SAMPLE_RATE,
     VOICE_SETS,
     Speaker,
+    VoiceError,
     create_speaker,
     installed_mbrola_voices,
     require_espeak,
@@ -166,6 +167,9 @@ def pitch_label(f0_hz: float | None, age_group: str, sex: str) -> str | None:
     return "low" if f0_hz < low else "high" if f0_hz >= high else "mid"
 
 
+MAX_SENTENCE_RETRIES = 3
+
+
 def _fit_length(plan: ClipPlan, config: SynthConfig, rng: np.random.Generator) -> tuple[np.ndarray, str | None]:
     """Synthesise a sentence whose speech lasts about ``target_seconds`` and stays within the length limits."""
     speaker = plan.speaker
@@ -176,9 +180,19 @@ def _fit_length(plan: ClipPlan, config: SynthConfig, rng: np.random.Generator) -
     limit = config.max_seconds - 0.15
     speech = np.zeros(0, dtype=np.float32)
     text: str | None = None
-    for _ in range(3):
+    failures = 0
+    for _ in range(3 + MAX_SENTENCE_RETRIES):
         text = " ".join(words[:n_words]) + "."
-        speech = effects.trim_silence(synthesize_base(speaker, text), SAMPLE_RATE)
+        try:
+            speech = effects.trim_silence(synthesize_base(speaker, text), SAMPLE_RATE)
+        except VoiceError:
+            # Some engine/variant pairs produce no audio for a particular word sequence (seen: pl+slap-elderly-m).
+            # Draw another sentence from the same generator, so the clip stays deterministic for its seed.
+            failures += 1
+            if failures > MAX_SENTENCE_RETRIES:
+                raise
+            words = make_sentence(locale, n_words + 8, rng).rstrip(".").split()
+            continue
         seconds = len(speech) / SAMPLE_RATE
         if seconds > limit:
             n_words = max(1, min(n_words - 1, int(n_words * (limit - 0.3) / seconds)))
