@@ -170,6 +170,16 @@ def _training_summary(corpus: str, steps: int | None) -> dict[str, Any]:
     return summary
 
 
+def _describe_teacher(run_dir: Path) -> str:
+    """The teacher as a device maker reads it (model name, run folder name, steps), not a path on the build machine."""
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        step = json.loads((run_dir / "state.json").read_text(encoding="utf-8")).get("step")
+        return f"{config['model']['name']} (run {run_dir.name}, {step} steps)"
+    except (OSError, ValueError, KeyError) as exc:
+        return f"{run_dir.name} (run not readable here: {exc})"
+
+
 def _load_source(run_or_model: str | Path | SlapModel) -> _Source:
     if isinstance(run_or_model, (str, Path)):
         run_dir = Path(run_or_model)
@@ -189,7 +199,7 @@ def _load_source(run_or_model: str | Path | SlapModel) -> _Source:
         return _Source(
             model=model,
             name=model.config.name,
-            teacher=str(teacher) if teacher else None,
+            teacher=_describe_teacher(Path(teacher)) if teacher else None,
             training_data=_training_summary(run_config.data, step if isinstance(step, int) else None),
             run_dir=run_dir,
         )
