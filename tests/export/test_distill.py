@@ -89,11 +89,13 @@ def test_teacher_to_student_to_bundle(tmp_path: Path, corpus: Path, suite: Path)
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["model"]["teacher"] == str(teacher.resolve())
+    assert manifest["model"]["teacher"] == "teacher-tiny (run teacher, 2 steps)"
     assert manifest["model"]["training_data"]["clips"] > 0
     assert {"audio.onnx", "text.onnx", "tokenizer.json", "MODEL_CARD.md"} == set(manifest["files"])
+    # fp32 text.onnx matches PyTorch exactly; the int8 one that ships (--int8) stays above the export's 0.98 floor.
     assert "text ONNX vs PyTorch: cosine min 1.0000" in result.output or "text ONNX vs PyTorch: cosine min 0.999" in (
         result.output
     )
+    assert "text int8:" in result.output
     assert runner.invoke(app, ["bundle", "verify", str(bundle)]).exit_code == 0
     assert runner.invoke(app, ["trt", "check", str(bundle)]).exit_code == 1  # ORT int8 ops are not TensorRT's
