@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Rebuild the built-in default bundle (slap_edge/assets/default) from nothing, with the recorded seeds.
-# On the 2-core reference machine: corpus ~30 min, teacher ~40 min, student ~15 min, export + eval ~5 min.
+# On the 2-core reference machine: corpus ~40 min, teacher ~25 min, student ~10 min, export + eval ~5 min.
 # Usage: bash train/reproduce_default.sh [WORK_DIR]   (env: CLIPS, SEED, TEACHER_RECIPE, STUDENT_RECIPE, OUT)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
 SE=${SLAP_EDGE:-.venv/bin/slap-edge}
 WORK=${1:-work-data/default}
-CLIPS=${CLIPS:-7000}
-SEED=${SEED:-7}
+CLIPS=${CLIPS:-20000}
+SEED=${SEED:-11}
 TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
 STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student.json}
 OUT=${OUT:-slap_edge/assets/default}
 # Voices never heard in training: the suite built from them alone measures transfer to unheard voices.
 HOLDOUT=${HOLDOUT:-voice=mb-us1,voice=mb-us3,voice=mb-fr4,voice=mb-fr1,voice=mb-de5,voice=mb-nl2}
 mkdir -p "$WORK"
+# The default corpus mixes espeak-ng and MBROLA voices; without MBROLA the corpus (and so the model) differs.
+command -v mbrola >/dev/null || { echo "MBROLA is not installed: run 'sudo make mbrola-voices' first" >&2; exit 1; }
 
 "$SE" data synth --out "$WORK/corpus" --clips "$CLIPS" --seed "$SEED" --jobs "$(nproc)"
 "$SE" data stats "$WORK/corpus" > "$WORK/corpus-stats.txt"
