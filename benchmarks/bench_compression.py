@@ -14,24 +14,15 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from slap_edge.bench.stats import percentile
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def time_per_window(run_once, repeats: int = 30, warmup: int = 5) -> dict[str, float]:
@@ -42,8 +33,7 @@ def time_per_window(run_once, repeats: int = 30, warmup: int = 5) -> dict[str, f
         start = time.perf_counter()
         run_once()
         times.append((time.perf_counter() - start) * 1e3)
-    arr = np.asarray(times)
-    return {"p50_ms": float(np.percentile(arr, 50)), "p95_ms": float(np.percentile(arr, 95))}
+    return {"p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95)}
 
 
 def torch_row(name: str, run_dir: Path, suite, window: np.ndarray, torchao: bool = False) -> dict:
@@ -120,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    from slap_edge.bench.machine import cpu_model, usable_cores
     from slap_edge.eval.suite import load_suite
 
     suite = load_suite(args.suite)
@@ -140,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     meta = {
         "cpu": cpu_model(),
-        "cores": os.cpu_count(),
+        "cores": usable_cores(),
         "threads": 1,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "suite": str(args.suite),

@@ -172,12 +172,13 @@ def _training_summary(corpus: str, steps: int | None) -> dict[str, Any]:
 
 def _describe_teacher(run_dir: Path) -> str:
     """The teacher as a device maker reads it (model name, run folder name, steps), not a path on the build machine."""
+    from slap_edge.train.checkpoint import read_run_config, read_state
+
     try:
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        step = json.loads((run_dir / "state.json").read_text(encoding="utf-8")).get("step")
-        return f"{config['model']['name']} (run {run_dir.name}, {step} steps)"
-    except (OSError, ValueError, KeyError) as exc:
+        name, step = read_run_config(run_dir).model.name, read_state(run_dir).get("step")
+    except ValueError as exc:  # CheckpointError and ConfigError: the run moved or is incomplete
         return f"{run_dir.name} (run not readable here: {exc})"
+    return f"{name} (run {run_dir.name}, {step} steps)"
 
 
 def _load_source(run_or_model: str | Path | SlapModel) -> _Source:

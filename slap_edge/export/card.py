@@ -34,14 +34,15 @@ def training_section(teacher_run: Path, student_run: Path, corpus: Path, holdout
     )
     for name, entry in sorted(engines.items()):
         lines.append(f"  - {name}: {entry['clips']} clips, {len(entry['voices'])} voices, licence {entry['licence']}")
+    from slap_edge.train.checkpoint import read_run_config, read_state
+
     for label, run in (("teacher", teacher_run), ("student", student_run)):
-        config = json.loads((run / "config.json").read_text())
-        state = json.loads((run / "state.json").read_text())
-        recipe = config["recipe"]
+        config, step = read_run_config(run), read_state(run).get("step")
+        recipe = config.recipe
         lines.append(
-            f"- {label}: `{config['model']['name']}`, task `{recipe['task']}`, {state.get('step')} steps of batch "
-            f"{recipe['batch_size']}, lr {recipe['lr']}, seed {recipe['seed']}"
-            + (f", held-out voices excluded: {', '.join(config.get('exclude') or [])}" if config.get("exclude") else "")
+            f"- {label}: `{config.model.name}`, task `{recipe.task}`, {step} steps of batch {recipe.batch_size}, "
+            f"lr {recipe.lr}, seed {recipe.seed}"
+            + (f", held-out voices excluded: {', '.join(config.exclude)}" if config.exclude else "")
         )
     if holdout is not None and holdout.is_file():
         info = json.loads(holdout.read_text())
