@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import resource
+import time
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -50,3 +53,59 @@ def machine_info() -> dict[str, Any]:
         "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "versions": {name: v for name in packages if (v := _version(name)) is not None},
     }
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes on this machine have spent busy since boot (/proc/stat); None where unreadable."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
+    ticks = [int(v) for v in fields[1:9]]
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class OtherLoad:
+    """How busy the rest of the machine was while a child measurement ran: the CPU time of every other process
+    (machine busy time minus the child's own and this process's), as a percentage of all logical CPUs. A figure
+    above a few percent means the measurement shared the cores and its wall times (and, on hyper-threads, its CPU
+    times) are pessimistic."""
+
+    def __init__(
+        self,
+        machine: Callable[[], float | None] = busy_cpu_seconds,
+        own: Callable[[], float] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        cpus: int | None = None,
+    ) -> None:
+        self._machine, self._clock = machine, clock
+        self._own = own or (lambda: children_cpu_seconds() + _self_cpu_seconds())
+        self._cpus = cpus or os.cpu_count() or 1
+        self.percent: float | None = None
+
+    def __enter__(self) -> OtherLoad:
+        self.machine0, self.own0, self.wall0 = self._machine(), self._own(), self._clock()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        machine1, own1, wall = self._machine(), self._own(), self._clock() - self.wall0
+        if self.machine0 is None or machine1 is None or wall <= 0:
+            return
+        other = max(0.0, (machine1 - self.machine0) - (own1 - self.own0))
+        self.percent = round(100.0 * other / (wall * self._cpus), 1)
+
+
+def _self_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime

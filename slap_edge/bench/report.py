@@ -211,7 +211,33 @@ def verdict_lines(results: dict[str, Any]) -> list[str]:
             f"Silero VAD (the always-on floor) costs {vad['cpu_cost_ratio_vs_student']:.2f}x the student in CPU time "
             f"({vad['cost_ratio_vs_student']:.2f}x wall)"
         )
+    load = load_line(results)
+    if load:
+        out.append(load)
     return out
+
+
+BUSY_PCT = 5.0
+
+
+def load_line(results: dict[str, Any]) -> str | None:
+    """Other processes' share of the machine's CPUs while each backend and peer was measured (None if unknown)."""
+    parts = [
+        (r.get("backend") or r.get("peer"), r["other_load_pct"])
+        for r in [*results.get("backends", []), *results.get("peers", [])]
+        if r.get("status") == "ok" and r.get("other_load_pct") is not None
+    ]
+    if not parts:
+        return None
+    cpus = results["machine"].get("logical_cpus") or results["machine"].get("cores")
+    worst = max(p for _, p in parts)
+    verdict = (
+        f"the machine was busy (over {BUSY_PCT:g}%): wall times, and CPU times on shared hyper-threads, are pessimistic"
+        if worst > BUSY_PCT
+        else "the machine was otherwise idle"
+    )
+    listed = ", ".join(f"{name} {pct:.1f}%" for name, pct in parts)
+    return f"other processes used {listed} of the {cpus} logical CPUs during each measurement: {verdict}"
 
 
 def write_json(results: dict[str, Any], path: str | Path) -> Path:

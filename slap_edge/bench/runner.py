@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from slap_edge.bench.listen_path import BACKENDS, ListenPathSpec, write_schedule
-from slap_edge.bench.machine import machine_info
+from slap_edge.bench.machine import OtherLoad, machine_info
 from slap_edge.bench.peers import PEERS, PeerSpec
 from slap_edge.bench.schedule import make_schedule
 from slap_edge.bench.stats import ratio
@@ -91,7 +91,8 @@ def run_child(kind: str, spec: dict[str, Any], workdir: Path, threads: int, time
     cmd = [sys.executable, "-m", "slap_edge.bench.worker", kind, str(spec_path), str(out_path)]
     spawned = time.time()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=_child_env(threads))
+        with OtherLoad() as load:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=_child_env(threads))
     except subprocess.TimeoutExpired as exc:
         raise BenchError(f"{kind} {name}: did not finish within {timeout_s:.0f} s") from exc
     if proc.returncode != 0 or not out_path.is_file():
@@ -100,6 +101,7 @@ def run_child(kind: str, spec: dict[str, Any], workdir: Path, threads: int, time
     result = json.loads(out_path.read_text(encoding="utf-8"))
     first = result.pop("first_score_epoch", None)
     result["cold_start_s"] = None if first is None else first - spawned
+    result["other_load_pct"] = load.percent
     return result
 
 

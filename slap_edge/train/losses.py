@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import torch
@@ -13,6 +14,14 @@ def caption_positive_mask(captions: Sequence[str], device: torch.device | None =
     ids: dict[str, int] = {}
     index = torch.tensor([ids.setdefault(c, len(ids)) for c in captions], device=device)
     return index[:, None] == index[None, :]
+
+
+def caption_ids(captions: Sequence[str], device: torch.device | None = None) -> torch.Tensor:
+    """[B] int64: a stable 63-bit hash of each caption, equal for equal texts in every process (Python's ``hash`` of a
+    string differs between processes), so positives can be found across a batch gathered from several."""
+    digests = (hashlib.blake2b(c.encode("utf-8"), digest_size=8).digest() for c in captions)
+    values = [int.from_bytes(d, "little") >> 1 for d in digests]
+    return torch.tensor(values, dtype=torch.int64, device=device)
 
 
 def _soft_cross_entropy(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:

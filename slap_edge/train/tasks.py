@@ -16,7 +16,7 @@ import torch
 
 from slap_edge.config import ConfigError, from_dict
 from slap_edge.models.config import ModelConfig
-from slap_edge.train.losses import caption_positive_mask, contrastive_loss, mae_loss
+from slap_edge.train.losses import caption_ids, caption_positive_mask, contrastive_loss, mae_loss
 
 
 class Task(Protocol):
@@ -49,6 +49,37 @@ def create_task(name: str, options: dict[str, Any], model_config: ModelConfig, d
     return _TASKS[name](options, model_config, device)
 
 
+def _world_size() -> int:
+    dist = torch.distributed
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def gather_batch(
+    audio_emb: torch.Tensor, text_emb: torch.Tensor, captions: list[str]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The global batch of a data-parallel step: every process's audio and text embeddings and a [N, N] mask of
+    identical captions, so each clip has the negatives of all processes (as one process with the global batch).
+
+    Other processes' rows are gathered without gradient and this process's own rows are put back with theirs, so
+    gradients flow only into what this process computed; averaging the gradients over processes (DDP) then gives
+    the global loss's gradient divided by the number of processes, a constant factor AdamW normalises away. Local
+    batches must be equally sized (the sampler draws ``batch_size`` clips for every process).
+    """
+    dist = torch.distributed
+    world, rank = dist.get_world_size(), dist.get_rank()
+    ids = caption_ids(captions, device=audio_emb.device)
+
+    def gather(x: torch.Tensor) -> list[torch.Tensor]:
+        parts = [torch.empty_like(x) for _ in range(world)]
+        dist.all_gather(parts, x.detach().contiguous())
+        return parts
+
+    audio_parts, text_parts, id_parts = gather(audio_emb), gather(text_emb), gather(ids)
+    audio_parts[rank], text_parts[rank] = audio_emb, text_emb
+    all_ids = torch.cat(id_parts)
+    return torch.cat(audio_parts), torch.cat(text_parts), all_ids[:, None] == all_ids[None, :]
+
+
 @dataclasses.dataclass(frozen=True)
 class ContrastiveMaeOptions:
     mae_weight: float = 0.25  # lambda of the MAE reconstruction loss (0 skips the masked pass entirely)
@@ -69,12 +100,12 @@ class ContrastiveMaeTask:
 
     def __call__(self, model: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         out = model(audio=batch["audio"], texts=batch["captions"], mae=self.use_mae)
-        positives = caption_positive_mask(batch["captions"], device=out["audio_emb"].device)
-        losses = {
-            "contrastive_loss": contrastive_loss(
-                out["audio_emb"].float(), out["text_emb"].float(), out["logit_scale"].float(), positives
-            )
-        }
+        audio_emb, text_emb = out["audio_emb"].float(), out["text_emb"].float()
+        if _world_size() > 1:
+            audio_emb, text_emb, positives = gather_batch(audio_emb, text_emb, batch["captions"])
+        else:
+            positives = caption_positive_mask(batch["captions"], device=audio_emb.device)
+        losses = {"contrastive_loss": contrastive_loss(audio_emb, text_emb, out["logit_scale"].float(), positives)}
         if self.use_mae:
             recon = mae_loss(out["mae_pred"].float(), out["mae_target"].float(), out["mae_mask"], self.norm_target)
             losses["mae_loss"] = self.options.mae_weight * recon

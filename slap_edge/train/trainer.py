@@ -2,7 +2,8 @@
 
 One process per device; launched plainly for one CPU/GPU, or by torchrun for several GPUs or nodes (the process
 group comes from torchrun's environment; gloo on CPU, NCCL on GPUs). Each process draws its own slice of every global
-batch, so the global batch is ``batch_size * world_size``. Contrastive negatives are those of the local batch.
+batch, so the global batch is ``batch_size * world_size``. Contrastive negatives are those of the global batch
+(embeddings are gathered from every process, `slap_edge.train.tasks.gather_batch`).
 
 Exact resumption: the batches of step s depend only on (seed, s), torch's generator is reseeded from (seed, step,
 rank) before every step (MAE masks, dropout), and the optimiser state is restored, so a resumed run repeats the
