@@ -73,6 +73,7 @@ def main() -> int:
     ap.add_argument("--teacher-model", default="teacher-small", help="registry teacher when no --teacher run is given")
     ap.add_argument("--peer", action="append", choices=PEERS, help="default: all three")
     ap.add_argument("--model", help="student run folder for the torch backends")
+    ap.add_argument("--rounds", type=int, default=3, help="round-robin rounds per run; the median round is reported")
     ap.add_argument("--repeat", type=int, default=2, help="runs; the first is plotted, the rest checked against it")
     ap.add_argument("--out-dir", default=str(Path(__file__).resolve().parent / "results"))
     ap.add_argument("--name", default="bench-cpu", help="file name stem of the results")
@@ -91,6 +92,7 @@ def main() -> int:
             teacher_model=a.teacher_model,
             peers=tuple(a.peer or PEERS),
             model_run=a.model,
+            rounds=a.rounds,
         )
         runs = []
         for i in range(a.repeat):

@@ -6,10 +6,7 @@ from pathlib import Path
 
 import typer
 
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+from slap_edge.cli_support import fail as _fail
 
 
 def bench(
@@ -33,6 +30,9 @@ def bench(
     chunk_ms: float = typer.Option(20.0, "--chunk-ms", help="Capture block length fed to the listener."),
     warmup_hops: int = typer.Option(8, "--warmup-hops", help="Hops excluded from the figures as warm-up."),
     peer_windows: int = typer.Option(40, "--peer-windows", help="Windows each peer is timed on (after warm-up)."),
+    rounds: int = typer.Option(
+        1, "--rounds", help="Measure everything this many times round-robin; report each one's median round."
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="Write the full results as JSON here."),
     png_out: Path | None = typer.Option(None, "--png", help="Write the plots here (needs the 'plot' extra)."),
     md_out: Path | None = typer.Option(None, "--markdown", help="Write the results as markdown here."),
@@ -62,6 +62,7 @@ def bench(
             teacher_run=str(teacher) if teacher else None,
             teacher_model=teacher_model,
             peer_windows=peer_windows,
+            rounds=rounds,
         )
         results = run_bench(cfg, log=lambda m: typer.echo(m, err=True))
     except (ValueError, BundleError, PromptsError, ScheduleError, BenchError) as exc:

@@ -102,6 +102,12 @@ def header_lines(results: dict[str, Any]) -> list[str]:
     ]
     if s.get("note"):
         lines.append(f"note: {s['note']}")
+    rounds = results["config"].get("rounds", 1)
+    if rounds > 1:
+        lines.append(
+            f"rounds: every backend and peer measured {rounds} times round-robin; each one's median round (by CPU "
+            "p50) is reported, every round's CPU p50 is in the JSON (rounds_cpu_p50_ms)"
+        )
     ok = _ok(results, "backends")
     if ok:
         r = ok[0]

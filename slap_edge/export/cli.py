@@ -12,6 +12,8 @@ from pathlib import Path
 
 import typer
 
+from slap_edge.cli_support import fail as _fail
+
 bundle_app = typer.Typer(help="Check edge bundles (spec/bundle.md).", no_args_is_help=True)
 trt_app = typer.Typer(help="TensorRT engines for a bundle's audio tower.", no_args_is_help=True)
 
@@ -19,11 +21,6 @@ trt_app = typer.Typer(help="TensorRT engines for a bundle's audio tower.", no_ar
 class TrtPrecision(str, enum.Enum):
     fp16 = "fp16"
     int8 = "int8"
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def export_command(

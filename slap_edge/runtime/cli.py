@@ -12,17 +12,14 @@ from typing import Any
 
 import typer
 
+from slap_edge.cli_support import fail as _fail
+
 prompts_app = typer.Typer(help="Prompt files and prompt banks.", no_args_is_help=True)
 
 
 class OutputFormat(str, enum.Enum):
     live = "live"
     jsonl = "jsonl"
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -49,3 +49,19 @@ def test_load_line_names_each_measurement_and_flags_a_busy_machine() -> None:
     results["peers"][0]["other_load_pct"] = 0.5
     assert "otherwise idle" in (load_line(results) or "")
     assert load_line({"machine": {}, "backends": [], "peers": []}) is None
+
+
+def test_median_round_reports_the_middle_round_whole() -> None:
+    from slap_edge.bench.runner import median_round
+
+    def run(p50: float) -> dict:
+        return {"status": "ok", "hop_cpu_ms": {"p50": p50, "p99": p50 * 2}, "rss": p50}
+
+    chosen = median_round([run(2.0), run(9.0), run(2.2)], lambda r: r["hop_cpu_ms"]["p50"])
+    assert chosen["hop_cpu_ms"] == {"p50": 2.2, "p99": 4.4} and chosen["rss"] == 2.2  # one consistent round
+    assert chosen["rounds_cpu_p50_ms"] == [2.0, 9.0, 2.2] and chosen["round_chosen"] == 3
+    # An even count takes the lower middle; a single round is returned as it is; unavailable stays unavailable.
+    assert median_round([run(3.0), run(1.0)], lambda r: r["hop_cpu_ms"]["p50"])["hop_cpu_ms"]["p50"] == 1.0
+    assert median_round([run(5.0)], lambda r: r["hop_cpu_ms"]["p50"]) == run(5.0)
+    gone = {"status": "unavailable", "reason": "no tensorrt"}
+    assert median_round([gone], lambda r: 0.0) == gone
