@@ -25,7 +25,7 @@ from slap_edge.bench.stats import percentile
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def time_per_window(run_once, repeats: int = 30, warmup: int = 5) -> dict[str, float]:
+def time_per_window(run_once, repeats: int = 100, warmup: int = 10) -> dict[str, float]:
     for _ in range(warmup):
         run_once()
     times = []
@@ -116,11 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     suite = load_suite(args.suite)
     bundle_fp32 = args.bundle_fp32
     if bundle_fp32 is None:
+        import tempfile
+
         from slap_edge.export.bundle import export_bundle
 
-        bundle_fp32 = Path("/tmp") / f"slap-edge-{args.name}-fp32"
-        if not (bundle_fp32 / "manifest.json").is_file():
-            export_bundle(args.student, bundle_fp32, int8=False, with_text=True)
+        # A fresh export of this --student every time: a cached one could belong to another student.
+        bundle_fp32 = Path(tempfile.mkdtemp(prefix="slap-edge-compression-")) / "fp32"
+        export_bundle(args.student, bundle_fp32, int8=False, with_text=True)
     window = np.random.default_rng(0).uniform(-0.3, 0.3, 48000).astype(np.float32)
     rows = [
         torch_row("teacher fp32 (PyTorch)", args.teacher, suite, window),
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"# Compression chain on `{Path(args.suite).name}`",
         "",
-        f"{meta['cpu']}, {meta['cores']} cores, 1 thread, {meta['date']}. Latency: one 3 s window, p50 of 30 runs.",
+        f"{meta['cpu']}, {meta['cores']} cores, 1 thread, {meta['date']}. Latency: one 3 s window, p50 of 100 runs.",
         "",
         "| stage | zero-shot F1 | probe F1 | params | file MB | latency ms (p50) | x faster than teacher |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild the built-in default bundle (slap_edge/assets/default) from nothing, with the recorded seeds.
-# On the 2-core reference machine: corpus ~40 min, teacher ~25 min, student ~10 min, export + eval ~5 min.
+# On the 2-core reference machine: corpus ~40 min, teacher ~75 min, student ~10 min, export + eval ~5 min.
 # Usage: bash train/reproduce_default.sh [WORK_DIR]   (env: CLIPS, SEED, TEACHER_RECIPE, STUDENT_RECIPE, OUT)
 set -euo pipefail
 cd "$(dirname "$0")/.."
