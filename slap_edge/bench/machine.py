@@ -90,7 +90,7 @@ class OtherLoad:
         cpus: int | None = None,
     ) -> None:
         self._machine, self._clock = machine, clock
-        self._own = own or (lambda: children_cpu_seconds() + _self_cpu_seconds())
+        self._own = own or (lambda: children_cpu_seconds() + time.process_time())
         self._cpus = cpus or os.cpu_count() or 1
         self.percent: float | None = None
 
@@ -104,8 +104,3 @@ class OtherLoad:
             return
         other = max(0.0, (machine1 - self.machine0) - (own1 - self.own0))
         self.percent = round(100.0 * other / (wall * self._cpus), 1)
-
-
-def _self_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime

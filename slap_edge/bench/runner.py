@@ -170,10 +170,10 @@ def median_round(rounds: Sequence[dict[str, Any]], headline: Callable[[dict[str,
     if len(rounds) == 1 or rounds[0].get("status") != "ok":
         return dict(rounds[0])
     ok = [r for r in rounds if r.get("status") == "ok"]
-    order = sorted(ok, key=headline)
-    chosen = dict(order[(len(order) - 1) // 2])
+    middle = sorted(range(len(ok)), key=lambda i: headline(ok[i]))[(len(ok) - 1) // 2]
+    chosen = dict(ok[middle])
     chosen["rounds_cpu_p50_ms"] = [round(headline(r), 4) for r in ok]
-    chosen["round_chosen"] = ok.index(order[(len(order) - 1) // 2]) + 1
+    chosen["round_chosen"] = middle + 1
     return chosen
 
 
@@ -204,8 +204,6 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda _: None) -> 
             "seconds": schedule.seconds,
             "capture_rate": schedule.sample_rate,
         },
-        "backends": [],
-        "peers": [],
     }
     with tempfile.TemporaryDirectory(prefix="slap-bench-") as tmp:
         work = Path(tmp)
@@ -216,54 +214,52 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda _: None) -> 
 
             peer_wave = soxr.resample(schedule.wave, cfg.capture_rate, bundle.sample_rate, quality="HQ")
             peer_path = write_schedule(peer_wave, work / "peer.npy")
-        backend_rounds: dict[str, list[dict[str, Any]]] = {b: [] for b in cfg.backends}
-        peer_rounds: dict[str, list[dict[str, Any]]] = {p: [] for p in cfg.peers}
+        # (kind, name, spec) of every measurement; the specs are the same in every round.
+        jobs: list[tuple[str, str, dict[str, Any]]] = []
+        for backend in cfg.backends:
+            spec = ListenPathSpec(
+                bundle=str(bundle.root),
+                backend=backend,
+                threads=cfg.threads,
+                schedule_path=str(capture_path),
+                capture_rate=cfg.capture_rate,
+                chunk_ms=cfg.chunk_ms,
+                warmup_hops=cfg.warmup_hops,
+                prompts=cfg.prompts,
+                bank=cfg.bank,
+                model_run=cfg.model_run,
+            )
+            jobs.append(("listen", backend, dataclasses.asdict(spec)))
+        for peer in cfg.peers:
+            pspec = PeerSpec(
+                peer=peer,
+                schedule_path=str(peer_path),
+                sample_rate=bundle.sample_rate,
+                window_s=bundle.window_s,
+                hop_s=bundle.hop_s,
+                threads=cfg.threads,
+                max_windows=cfg.peer_windows,
+                teacher_run=cfg.teacher_run,
+                teacher_model=cfg.teacher_model,
+            )
+            jobs.append(("peer", peer, dataclasses.asdict(pspec)))
+        measured: dict[tuple[str, str], list[dict[str, Any]]] = {(kind, name): [] for kind, name, _ in jobs}
         # Round-robin: every backend and peer once per round, so a slow spell of a shared host lands on one round of
         # each rather than on every sample of one of them.
         for round_no in range(cfg.rounds):
             prefix = f"round {round_no + 1} of {cfg.rounds}: " if cfg.rounds > 1 else ""
-            for backend in cfg.backends:
-                if backend_rounds[backend] and backend_rounds[backend][-1]["status"] != "ok":
+            for kind, name, spec in jobs:
+                done = measured[(kind, name)]
+                if done and done[-1]["status"] != "ok":
                     continue  # unavailable stays unavailable
-                log(f"{prefix}measuring backend {backend} ({cfg.threads} thread(s)) ...")
-                spec = ListenPathSpec(
-                    bundle=str(bundle.root),
-                    backend=backend,
-                    threads=cfg.threads,
-                    schedule_path=str(capture_path),
-                    capture_rate=cfg.capture_rate,
-                    chunk_ms=cfg.chunk_ms,
-                    warmup_hops=cfg.warmup_hops,
-                    prompts=cfg.prompts,
-                    bank=cfg.bank,
-                    model_run=cfg.model_run,
-                )
-                res = run_child("listen", dataclasses.asdict(spec), work, cfg.threads, cfg.timeout_s)
-                res.setdefault("backend", backend)
-                backend_rounds[backend].append(res)
+                what = f"backend {name} ({cfg.threads} thread(s))" if kind == "listen" else f"peer {name}"
+                log(f"{prefix}measuring {what} ...")
+                res = run_child(kind, spec, work, cfg.threads, cfg.timeout_s)
+                res.setdefault("backend" if kind == "listen" else "peer", name)
+                done.append(res)
                 if res["status"] != "ok":
-                    log(f"  {backend}: unavailable: {res['reason']}")
-            for peer in cfg.peers:
-                if peer_rounds[peer] and peer_rounds[peer][-1]["status"] != "ok":
-                    continue
-                log(f"{prefix}measuring peer {peer} ...")
-                pspec = PeerSpec(
-                    peer=peer,
-                    schedule_path=str(peer_path),
-                    sample_rate=bundle.sample_rate,
-                    window_s=bundle.window_s,
-                    hop_s=bundle.hop_s,
-                    threads=cfg.threads,
-                    max_windows=cfg.peer_windows,
-                    teacher_run=cfg.teacher_run,
-                    teacher_model=cfg.teacher_model,
-                )
-                res = run_child("peer", dataclasses.asdict(pspec), work, cfg.threads, cfg.timeout_s)
-                res.setdefault("peer", peer)
-                peer_rounds[peer].append(res)
-                if res["status"] != "ok":
-                    log(f"  {peer}: unavailable: {res['reason']}")
-    results["backends"] = [median_round(backend_rounds[b], _backend_headline) for b in cfg.backends]
-    results["peers"] = [median_round(peer_rounds[p], _peer_headline) for p in cfg.peers]
+                    log(f"  {name}: unavailable: {res['reason']}")
+    results["backends"] = [median_round(measured[("listen", b)], _backend_headline) for b in cfg.backends]
+    results["peers"] = [median_round(measured[("peer", p)], _peer_headline) for p in cfg.peers]
     results["comparisons"] = comparisons(results["backends"], results["peers"])
     return results

@@ -11,9 +11,8 @@ import torch.nn.functional as F
 
 def caption_positive_mask(captions: Sequence[str], device: torch.device | None = None) -> torch.Tensor:
     """[B, B] bool: True where two clips of the batch carry the same caption (so each is a positive of the other)."""
-    ids: dict[str, int] = {}
-    index = torch.tensor([ids.setdefault(c, len(ids)) for c in captions], device=device)
-    return index[:, None] == index[None, :]
+    ids = caption_ids(captions, device=device)
+    return ids[:, None] == ids[None, :]
 
 
 def caption_ids(captions: Sequence[str], device: torch.device | None = None) -> torch.Tensor:
