@@ -77,6 +77,44 @@ class MaeConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AttributeHeadsConfig:
+    """Auxiliary linear classifiers on the normalised audio embedding, one per metadata attribute, used only in
+    training (a task's ``attribute_weight``): they give the audio tower a dense signal for every attribute of every
+    clip, where a caption names only some. Exported models leave them out."""
+
+    attributes: tuple[str, ...] = ()  # closed-vocabulary manifest attributes, e.g. ("sex", "age_group", "quality")
+    languages: tuple[str, ...] = ()  # the classes of a language head (the language vocabulary is open); () = none
+
+    def __post_init__(self) -> None:
+        from slap_edge.data.manifest import ATTRIBUTE_VALUES
+
+        closed = [k for k, v in ATTRIBUTE_VALUES.items() if v]
+        for name in self.attributes:
+            if name not in closed:
+                raise ValueError(
+                    f"attribute head {name!r} is not a closed-vocabulary attribute; accepted: {', '.join(closed)} "
+                    "(a language head takes its classes from 'languages')"
+                )
+        if len(set(self.attributes)) != len(self.attributes):
+            raise ValueError(f"attribute heads repeat a name: {list(self.attributes)}")
+        if len(set(self.languages)) != len(self.languages) or len(self.languages) == 1:
+            raise ValueError(f"languages must be two or more distinct codes, got {list(self.languages)}")
+
+    def classes(self) -> dict[str, tuple[str, ...]]:
+        """attribute -> its class names, in head output order."""
+        from slap_edge.data.manifest import ATTRIBUTE_VALUES
+
+        out: dict[str, tuple[str, ...]] = {}
+        for name in self.attributes:
+            values = ATTRIBUTE_VALUES[name]
+            assert values is not None
+            out[name] = values
+        if self.languages:
+            out["language"] = self.languages
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelConfig:
     name: str
     embed_dim: int = 256
@@ -85,6 +123,7 @@ class ModelConfig:
     audio: AudioEncoderConfig = AudioEncoderConfig()
     text: TextEncoderConfig = TextEncoderConfig()
     mae: MaeConfig = MaeConfig()
+    heads: AttributeHeadsConfig = AttributeHeadsConfig()
     logit_scale_init: float = math.log(1 / 0.07)
     logit_scale_max: float = math.log(100.0)
 

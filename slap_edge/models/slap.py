@@ -32,6 +32,9 @@ class SlapModel(nn.Module):
         if config.uses_mae:
             pf, pt = config.audio.patch_size
             self.mae_decoder = MaeDecoder(self.audio_encoder.width, pf * pt, config.mae)
+        self.attribute_heads = nn.ModuleDict(
+            {name: nn.Linear(config.embed_dim, len(values)) for name, values in config.heads.classes().items()}
+        )
 
     # -- the shared space -------------------------------------------------------------------------------------
     def logit_scale_exp(self) -> torch.Tensor:
@@ -64,13 +67,15 @@ class SlapModel(nn.Module):
 
         Keys: ``logit_scale``; with ``audio``: ``audio_emb`` [B, D] (normalised), ``mel``; with ``mae`` and a ViT
         with a decoder: ``mae_pred`` and ``mae_target`` [B, N, patch], ``mae_mask`` [B, N]; with ``texts``:
-        ``text_emb`` [B, D] (normalised).
+        ``text_emb`` [B, D] (normalised); with ``audio`` and attribute heads: ``head_<attribute>`` logits [B, C].
         """
         out: dict[str, torch.Tensor] = {"logit_scale": self.logit_scale_exp()}
         if audio is not None:
             mel = self.log_mel(audio)
             out["mel"] = mel
             out["audio_emb"] = F.normalize(self.audio_proj(self.audio_encoder(mel)), dim=-1)
+            for name, head in self.attribute_heads.items():
+                out[f"head_{name}"] = head(out["audio_emb"])
             if mae and self.mae_decoder is not None:
                 encoder = self.audio_encoder
                 visible, keep, mask = encoder.forward_masked(mel, self.config.mae.mask_ratio)

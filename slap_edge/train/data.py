@@ -239,7 +239,13 @@ class ClipDataset(torch.utils.data.Dataset):
             out[start : start + len(pcm)] = pcm
         out *= 1.0 / 32767.0
         caption = make_captions(record.attributes, clip_seed(self.seed, record.id), epoch, 1)[0]
-        return {"audio": out, "caption": caption, "index": i, "speaker": record.speaker}
+        return {
+            "audio": out,
+            "caption": caption,
+            "index": i,
+            "speaker": record.speaker,
+            "attributes": record.attributes,
+        }
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -248,6 +254,7 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         "captions": [it["caption"] for it in items],
         "index": torch.tensor([it["index"] for it in items], dtype=torch.int64),
         "speakers": [it["speaker"] for it in items],
+        "attributes": [it["attributes"] for it in items],
     }
 
 

@@ -59,3 +59,17 @@ def mae_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, norm_
         target = (target - mean) / (var + 1e-6).sqrt()
     per_patch = ((pred - target) ** 2).mean(dim=-1)
     return (per_patch * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def attribute_loss(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean over attributes of the cross-entropy of each head's logits [B, C] against class indices [B] (-1 where
+    the clip's value is unknown: those rows are left out). Attributes with no known value in the batch are skipped;
+    with none at all the loss is 0 (still attached to the graph)."""
+    terms = []
+    for name, head_logits in logits.items():
+        target = labels[name]
+        if bool((target >= 0).any()):
+            terms.append(F.cross_entropy(head_logits, target, ignore_index=-1))
+    if not terms:
+        return sum((x.sum() * 0.0 for x in logits.values()), torch.zeros(()))
+    return torch.stack(terms).mean()

@@ -16,7 +16,7 @@ import torch
 
 from slap_edge.config import ConfigError, from_dict
 from slap_edge.models.config import ModelConfig
-from slap_edge.train.losses import caption_ids, caption_positive_mask, contrastive_loss, mae_loss
+from slap_edge.train.losses import attribute_loss, caption_ids, caption_positive_mask, contrastive_loss, mae_loss
 
 
 class Task(Protocol):
@@ -83,10 +83,25 @@ def gather_batch(
 @dataclasses.dataclass(frozen=True)
 class ContrastiveMaeOptions:
     mae_weight: float = 0.25  # lambda of the MAE reconstruction loss (0 skips the masked pass entirely)
+    attribute_weight: float = 0.0  # weight of the attribute heads' cross-entropy (the model config names the heads)
 
     def __post_init__(self) -> None:
         if self.mae_weight < 0:
             raise ValueError(f"mae_weight must be >= 0, got {self.mae_weight}")
+        if self.attribute_weight < 0:
+            raise ValueError(f"attribute_weight must be >= 0, got {self.attribute_weight}")
+
+
+def attribute_targets(
+    attributes: list[dict[str, Any]], classes: dict[str, tuple[str, ...]], device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Class indices [B] per attribute head from the clips' manifest attributes; -1 where a value is unknown (null)
+    or outside the head's classes (e.g. a language the head was not given)."""
+    out = {}
+    for name, values in classes.items():
+        index = {v: i for i, v in enumerate(values)}
+        out[name] = torch.tensor([index.get(a.get(name), -1) for a in attributes], dtype=torch.int64, device=device)
+    return out
 
 
 class ContrastiveMaeTask:
@@ -97,6 +112,13 @@ class ContrastiveMaeTask:
         self.options = options
         self.use_mae = options.mae_weight > 0 and model_config.uses_mae
         self.norm_target = model_config.mae.norm_target
+        self.head_classes = model_config.heads.classes()
+        if options.attribute_weight > 0 and not self.head_classes:
+            raise ConfigError(
+                "task_options.attribute_weight > 0 needs attribute heads in the model config "
+                '(model_overrides: {"heads": {"attributes": [...], "languages": [...]}})'
+            )
+        self.use_heads = options.attribute_weight > 0
 
     def __call__(self, model: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         out = model(audio=batch["audio"], texts=batch["captions"], mae=self.use_mae)
@@ -109,6 +131,10 @@ class ContrastiveMaeTask:
         if self.use_mae:
             recon = mae_loss(out["mae_pred"].float(), out["mae_target"].float(), out["mae_mask"], self.norm_target)
             losses["mae_loss"] = self.options.mae_weight * recon
+        if self.use_heads:
+            targets = attribute_targets(batch["attributes"], self.head_classes, audio_emb.device)
+            logits = {name: out[f"head_{name}"].float() for name in self.head_classes}
+            losses["attribute_loss"] = self.options.attribute_weight * attribute_loss(logits, targets)
         return losses
 
 
