@@ -32,6 +32,19 @@ def test_torch_matches_numpy(cfg: FrontendConfig) -> None:
         assert np.abs(got - ref).max() <= 1e-4
 
 
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_fft_and_export_convolution_paths_agree(cfg: FrontendConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    import slap_edge.frontend as frontend
+
+    module = frontend.create_log_mel_module(cfg)
+    wave = torch.from_numpy(np.stack([_random_audio(s, 16000 + 77) for s in (2, 3)]))
+    fft = module(wave)
+    monkeypatch.setattr(frontend, "_tracing", lambda: True)
+    conv = module(wave)
+    assert conv.shape == fft.shape and float((conv - fft).abs().max()) <= 1e-4
+
+
 def _librosa_log_mel(librosa, wave: np.ndarray, cfg: FrontendConfig) -> np.ndarray:  # type: ignore[no-untyped-def]
     """The reference: librosa's mel spectrogram with the same settings, then our log floor and normalisation."""
     mel = librosa.feature.melspectrogram(
