@@ -165,7 +165,7 @@ def _log_mel_class() -> type:
                 real, imag = spec[:, : self.n_bins], spec[:, self.n_bins :]
             else:
                 # The same frames through an FFT: O(n log n) per frame instead of the conv's O(n^2), which matters
-                # for long windows (n_fft 1024: the conv costs more than the teacher's encoder).
+                # for long windows (n_fft 1024, batch 64 x 3 s on 2 cores: 164 ms against 385 ms for the conv).
                 spec = torch.stft(
                     waveform,
                     self.cfg.n_fft,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from slap_edge.cli_support import fail
+
 app = typer.Typer(help="Make, import and inspect corpora of described speech.", no_args_is_help=True)
 
 
@@ -44,8 +46,7 @@ def import_command(
             progress=_import_progress,
         )
     except (ImporterError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise fail(str(exc)) from exc
     typer.echo(f"imported {report.imported} clips into {out / 'manifest.jsonl'} (splits: {report.splits})")
     if report.problems:
         typer.echo(f"skipped {report.skipped}: {report.by_kind()}; all listed in {out / REPORT_NAME}")
@@ -100,8 +101,7 @@ def suite_command(
             speakers_by_voice=speakers_by_voice,
         )
     except (SuiteBuildError, ManifestError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise fail(str(exc)) from exc
     for task in result.tasks:
         sizes = ", ".join(f"{label} {len(c)} clips/{task.speakers(label)} spk" for label, c in task.clips.items())
         typer.echo(
@@ -197,8 +197,7 @@ def synth_command(
 
             report = run_synth(config, on_progress=on_progress)
     except (SynthError, VoiceError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise fail(str(exc)) from exc
     typer.echo(
         f"{out / 'manifest.jsonl'}: {report.planned - len(report.failed)} clips ({report.skipped} already done, "
         f"{report.rendered} rendered at {report.clips_per_second:.1f} clips/s), {report.audio_seconds / 3600:.2f} h; "
@@ -227,8 +226,7 @@ def stats_command(
     try:
         stats = corpus_stats(corpus)
     except ManifestError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise fail(str(exc)) from exc
     if as_json:
         typer.echo(json.dumps(stats.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from slap_edge.cli_support import fail
+
 
 def eval_command(
     model: Path = typer.Option(
@@ -47,8 +49,7 @@ def eval_command(
         if retrieval_data is not None:
             report["retrieval"] = caption_retrieval(retrieval_data, source, split=retrieval_split)
     except (SuiteError, ConfigError, ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        raise fail(str(exc), 1) from exc
     table = report_markdown(report)
     typer.echo(table)
     if json_out:

@@ -77,9 +77,6 @@ def test_tensorrt_check_passes_on_exported_student(exported: tuple[object, Path]
 def test_exported_front_end_is_the_convolution_not_an_stft_op(exported: tuple[object, Path]) -> None:
     import onnx
 
-    ops = {node.op_type for node in onnx.load(str(path_of(exported))).graph.node}
+    _, path = exported
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
     assert "Conv" in ops and not ops & {"STFT", "DFT"}, sorted(ops)
-
-
-def path_of(exported: tuple[object, Path]) -> Path:
-    return exported[1]
