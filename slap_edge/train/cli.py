@@ -29,6 +29,11 @@ def train_command(
     max_steps: int | None = typer.Option(
         None, "--max-steps", min=1, help="Stop at this step (the LR schedule still spans the recipe's steps)."
     ),
+    max_minutes: float | None = typer.Option(
+        None,
+        "--max-minutes",
+        help="Stop (with a checkpoint) at the first step past this much training time; the LR schedule is unchanged.",
+    ),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where decoded audio is cached (DATA/.cache)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
@@ -64,6 +69,7 @@ def train_command(
             device=device,
             progress=progress,
             exclude=exclude,
+            max_minutes=max_minutes,
         )
     except (ConfigError, CheckpointError, CorpusError, TrainingError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)

@@ -184,17 +184,22 @@ def train(
     device: str = "auto",
     progress: bool = True,
     exclude: tuple[str, ...] = (),
+    max_minutes: float | None = None,
 ) -> TrainResult:
     """Train ``recipe`` on the corpus in ``data_dir``, writing the run to ``run_dir``.
 
     ``max_steps`` stops early at that global step without changing the learning-rate schedule (which always spans
-    ``recipe.steps``), so a run can be done in pieces with ``resume``. ``exclude`` holds held-out voice patterns
+    ``recipe.steps``), so a run can be done in pieces with ``resume``. ``max_minutes`` likewise stops (with a
+    checkpoint) at the first step that ends after that much training time in this process; every rank stops at the
+    same step. ``exclude`` holds held-out voice patterns
     (``slap_edge.data.suite_builder.HoldoutSelector``): matching clips are dropped before training.
     """
     data_dir, run_dir = Path(data_dir).resolve(), Path(run_dir)
     dist = _init_distributed(device)
     try:
-        return _train(recipe, data_dir, run_dir, dist, resume, max_steps, cache_dir, progress, tuple(exclude))
+        return _train(
+            recipe, data_dir, run_dir, dist, resume, max_steps, cache_dir, progress, tuple(exclude), max_minutes
+        )
     finally:
         if dist.world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -210,7 +215,10 @@ def _train(
     cache_dir: str | Path | None,
     progress: bool,
     exclude: tuple[str, ...] = (),
+    max_minutes: float | None = None,
 ) -> TrainResult:
+    if max_minutes is not None and not max_minutes > 0:
+        raise ValueError(f"max_minutes must be a positive number of minutes, got {max_minutes}")
     # -- the run config, and what resuming requires of it ------------------------------------------------------------
     model_config = resolve_model_config(recipe.model, **recipe.model_overrides)
     run_config = RunConfig(
@@ -315,11 +323,25 @@ def _train(
             )
 
             # One all-reduce gives both the logged means and a collective verdict on finiteness.
-            report = torch.stack([loss.detach().float(), *(v.detach().float() for v in parts.values()), grad_norm])
+            # The last entry is this rank's "time is up" flag: after the reduction it is > 0 when any rank's is.
+            time_up = max_minutes is not None and time.perf_counter() - t_start >= max_minutes * 60.0
+            report = torch.stack(
+                [
+                    loss.detach().float(),
+                    *(v.detach().float() for v in parts.values()),
+                    grad_norm.float(),
+                    torch.tensor(float(time_up), device=grad_norm.device),
+                ]
+            )
             if dist.world > 1:
                 torch.distributed.all_reduce(report)
                 report /= dist.world
             values = report.tolist()
+            time_up = values.pop() > 0
+            if time_up and step < end_step:
+                if dist.is_main:
+                    log.warning("time budget of %g min reached: stopping at step %d of %d", max_minutes, step, end_step)
+                end_step = step
             if not all(math.isfinite(v) for v in values[:-1]):
                 kept = (
                     f"the last good checkpoint (step {last_saved}) is kept in {run_dir}"

@@ -96,6 +96,19 @@ def test_resume_repeats_the_uninterrupted_losses(tone_corpus: Path, tmp_path: Pa
         train(recipe, tone_corpus, tmp_path / "pieces", cache_dir=cache, progress=False)
 
 
+def test_max_minutes_stops_with_a_checkpoint_and_resumes(tone_corpus: Path, tmp_path: Path) -> None:
+    recipe = tiny_recipe(steps=8, checkpoint_every=100, batch_size=8, warmup_steps=2)
+    cache = tmp_path / "cache"
+    # A budget any step overruns: the run stops after its first step, with a checkpoint there.
+    result = train(recipe, tone_corpus, tmp_path / "run", cache_dir=cache, progress=False, max_minutes=1e-6)
+    assert result.step == 1 and read_state(tmp_path / "run")["step"] == 1
+    assert sorted(losses(tmp_path / "run")) == [1]
+    result = train(recipe, tone_corpus, tmp_path / "run", cache_dir=cache, progress=False, resume=True)
+    assert result.start_step == 1 and result.step == 8
+    with pytest.raises(ValueError, match="max_minutes"):
+        train(recipe, tone_corpus, tmp_path / "other", cache_dir=cache, progress=False, max_minutes=0)
+
+
 def _corrupt(corpus: Path, dest: Path, n_bad: int) -> Path:
     shutil.copytree(corpus, dest, ignore=shutil.ignore_patterns(".cache"))
     records = read_manifest(dest)

@@ -1,0 +1,119 @@
+"""Pack what a GPU training check needs into a folder small enough to travel to a lent GPU machine (64 MiB here).
+
+The lent machine has PyTorch, timm and transformers but no copy of the corpus, no MiniLM weights and no soundfile.
+This packs:
+  - a slice of the corpus, each clip cropped to the model window and coded as Opus (lossy, ~11 kB per 3 s clip);
+  - all-MiniLM-L6-v2 in a compact form: transformer layers in float16, and only the rows of the 30,522-token
+    embedding table that the corpus' captions and the suite prompts use (the rest are rebuilt as zeros and the
+    device script reports how many caption tokens fall outside the kept rows);
+Wheels for soundfile/soxr/cffi/pycparser are downloaded separately (see README.md).
+
+    python benchmarks/device/pack.py --corpus work-data/big/corpus --out .devpack --train 1000 --test 250
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+from pathlib import Path
+
+import soundfile as sf
+import torch
+from safetensors.torch import load_file, save_file
+
+from slap_edge.data.captions import clip_seed, make_captions
+from slap_edge.models.text import minilm_dir, tokenize
+
+HOLDOUT = ("mb-us1", "mb-us3", "mb-fr4", "mb-fr1", "mb-de5", "mb-nl2")
+
+
+def pack_corpus(corpus: Path, out: Path, n_train: int, n_test: int, window_s: float, seed: int) -> list[dict]:
+    rows = [json.loads(line) for line in (corpus / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    present = [r for r in rows if (corpus / r["path"]).is_file()]
+    rng = random.Random(seed)
+    rng.shuffle(present)
+    train = [r for r in present if r["split"] == "train" and r["voice"] not in HOLDOUT][:n_train]
+    test = [r for r in present if r["split"] == "test"][:n_test]
+    data = out / "data"
+    if data.exists():
+        shutil.rmtree(data)
+    (data / "audio").mkdir(parents=True)
+    kept = []
+    for r in train + test:
+        wave, rate = sf.read(str(corpus / r["path"]), dtype="float32")
+        n = int(window_s * rate)
+        if len(wave) > n:
+            start = (len(wave) - n) // 2
+            wave = wave[start : start + n]
+        name = f"audio/{r['id']}.ogg"
+        sf.write(str(data / name), wave, rate, format="OGG", subtype="OPUS")
+        kept.append(r | {"path": name, "duration": round(len(wave) / rate, 4)})
+    (data / "manifest.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+    shutil.copy(corpus / "synth.json", data / "synth.json")
+    return kept
+
+
+def caption_token_ids(records: list[dict], seed: int, epochs: int) -> set[int]:
+    ids: set[int] = set()
+    texts = []
+    for r in records:
+        cs = clip_seed(seed, r["id"])
+        for epoch in range(epochs):
+            texts.extend(make_captions(r["attributes"], cs, epoch, 1))
+    for i in range(0, len(texts), 4096):
+        tok, mask = tokenize(texts[i : i + 4096], 64)
+        ids.update(tok[mask.bool()].unique().tolist())
+    return ids
+
+
+def pack_minilm(out: Path, ids: set[int]) -> None:
+    src = minilm_dir()
+    dst = out / "minilm"
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    tensors = load_file(str(src / "model.safetensors"))
+    key = next(k for k in tensors if k.endswith("word_embeddings.weight"))
+    table = tensors.pop(key)
+    keep = torch.tensor(sorted(ids), dtype=torch.int64)
+    compact = {k: (v.half() if v.is_floating_point() and v.ndim == 2 else v) for k, v in tensors.items()}
+    compact["__rows__"] = table[keep].half()
+    compact["__ids__"] = keep
+    save_file(compact, str(dst / "compact.safetensors"), metadata={"word_key": key, "vocab": str(table.shape[0])})
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        shutil.copy(src / name, dst / name)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--train", type=int, default=1000)
+    ap.add_argument("--test", type=int, default=250)
+    ap.add_argument("--window-s", type=float, default=3.0)
+    ap.add_argument("--caption-epochs", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    kept = pack_corpus(args.corpus, args.out, args.train, args.test, args.window_s, args.seed)
+    corpus_seed = json.loads((args.corpus / "synth.json").read_text())["seed"]
+    ids = caption_token_ids(kept, corpus_seed, args.caption_epochs)
+    # Every word written in the caption tables and the suite builder's prompts, so prompts and rare phrasings are kept.
+    import slap_edge.data.captions as captions_module
+    import slap_edge.data.suite_builder as suite_module
+
+    words = []
+    for module in (captions_module, suite_module):
+        words.extend(Path(module.__file__).read_text().replace("\n", " ").split())
+    chunks = [" ".join(words[j : j + 10]) for j in range(0, len(words), 10)]
+    for i in range(0, len(chunks), 1024):
+        tok, mask = tokenize(chunks[i : i + 1024], 128)
+        ids.update(tok[mask.bool()].unique().tolist())
+    pack_minilm(args.out, ids)
+    size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
+    print(f"packed {len(kept)} clips and MiniLM ({len(ids)} token rows kept) into {args.out}: {size / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
