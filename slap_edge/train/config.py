@@ -35,7 +35,7 @@ class TrainRecipe:
     balance_attributes: tuple[str, ...] = DEFAULT_BALANCE_ATTRIBUTES
     split: str = "train"
     max_bad_fraction: float = 0.01
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, float32 on CPU
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA and bf16-capable CPUs
 
     def __post_init__(self) -> None:
         positive = {"batch_size": self.batch_size, "steps": self.steps, "checkpoint_every": self.checkpoint_every}

@@ -173,6 +173,28 @@ def _progress_bar(enabled: bool, total: int, done: int) -> Any:
     return progress, task
 
 
+def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """True when the CPU has bf16 dot-product instructions (AVX512-BF16 or AMX-BF16), read from the Linux CPU flags;
+    False where they are missing or cannot be read."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def use_bf16_autocast(precision: str, device_type: str, cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Whether a step runs under bf16 autocast. ``auto`` means yes on CUDA and on CPUs with native bf16 dot products
+    (measured on a 2-core AMD EPYC with AVX512-BF16: teacher-small 110 against 65 clips/s in float32), and float32 on
+    other CPUs, where bf16 is emulated and slower than float32."""
+    if precision == "bf16":
+        return True
+    if precision == "fp32":
+        return False
+    return device_type == "cuda" or (device_type == "cpu" and cpu_has_native_bf16(cpuinfo))
+
+
 def train(
     recipe: TrainRecipe,
     data_dir: str | Path,
@@ -282,8 +304,9 @@ def _train(
             device_ids=[dist.device.index] if dist.device.type == "cuda" else None,
             find_unused_parameters=True,  # a task may leave a tower unused (e.g. no MAE decoder in distillation)
         )
-    # bf16 autocast on GPUs; float32 on CPUs, where bf16 matmuls are slower than fp32 on most chips.
-    use_bf16 = recipe.precision == "bf16" or (recipe.precision == "auto" and dist.device.type == "cuda")
+    use_bf16 = use_bf16_autocast(recipe.precision, dist.device.type)
+    if dist.is_main:
+        log.info("precision %s: %s on %s", recipe.precision, "bf16 autocast" if use_bf16 else "float32", dist.device)
     autocast = torch.autocast(dist.device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
     metrics = _MetricsLog(run_dir, start_step) if dist.is_main else None
     if dist.is_main and not resume:

@@ -24,7 +24,7 @@ from slap_edge.train.config import TrainRecipe
 from slap_edge.train.data import CorpusError
 from slap_edge.train.losses import contrastive_loss
 from slap_edge.train.tasks import register_task
-from slap_edge.train.trainer import TrainingError, lr_at, train
+from slap_edge.train.trainer import TrainingError, cpu_has_native_bf16, lr_at, train, use_bf16_autocast
 
 RECIPES = Path(__file__).resolve().parents[2] / "train" / "recipes"
 
@@ -164,7 +164,22 @@ def test_cli_names_known_models_for_an_unknown_one(tone_corpus: Path, tmp_path: 
 
 
 def test_bf16_autocast_path_trains(tone_corpus: Path, tmp_path: Path) -> None:
-    # The CUDA default; on the CPU it is only chosen explicitly, but the code path (MAE scatter etc.) is the same.
+    # The default on CUDA and on CPUs with native bf16 (precision "auto"); the tiny recipes pin fp32 so that tests
+    # behave the same on every CPU, so this runs the bf16 path (MAE scatter etc.) explicitly.
     recipe = tiny_recipe(steps=2, batch_size=4, precision="bf16", checkpoint_every=2)
     result = train(recipe, tone_corpus, tmp_path / "run", cache_dir=tmp_path / "cache", progress=False)
     assert result.step == 2 and math.isfinite(result.loss)
+
+
+def test_auto_precision_follows_the_cpu_flags(tmp_path: Path) -> None:
+    with_bf16 = tmp_path / "zen4"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n\n")
+    with_amx = tmp_path / "sapphire"
+    with_amx.write_text("flags\t\t: fpu avx512f amx_tile amx_bf16\n")
+    without = tmp_path / "skylake"
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512bw\n")
+    assert cpu_has_native_bf16(with_bf16) and cpu_has_native_bf16(with_amx)
+    assert not cpu_has_native_bf16(without) and not cpu_has_native_bf16(tmp_path / "missing")
+    assert use_bf16_autocast("auto", "cpu", with_bf16) and not use_bf16_autocast("auto", "cpu", without)
+    assert use_bf16_autocast("auto", "cuda", without)
+    assert not use_bf16_autocast("fp32", "cuda", with_bf16) and use_bf16_autocast("bf16", "cpu", without)
