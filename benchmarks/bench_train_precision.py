@@ -16,27 +16,17 @@ import argparse
 import csv
 import dataclasses
 import json
-import platform
 import sys
 import tempfile
 from pathlib import Path
 
 import torch
 
+from slap_edge.bench.machine import cpu_model
 from slap_edge.config import load_config
 from slap_edge.train.cli import holdout_patterns
 from slap_edge.train.config import TrainRecipe
 from slap_edge.train.trainer import cpu_has_native_bf16, train, use_bf16_autocast
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def timed_run(recipe: TrainRecipe, data: Path, steps: int, skip: int, exclude: tuple[str, ...]) -> dict[str, float]:
