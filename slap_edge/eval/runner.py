@@ -52,28 +52,45 @@ def probe_folds(labels: list[str], speakers: list[str], seed: int = 0) -> list[t
 PROBE_CS = (0.001, 0.01, 0.1, 1.0)
 
 
-def _inner_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> float:
-    """The regularisation strength for one outer fold, chosen by a speaker-grouped inner cross-validation on that
-    fold's training clips only (macro-F1, ties to the stronger regularisation); 0.01 where too few speakers."""
+def _probe_model(c: float, standardise: bool) -> Any:
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedGroupKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if standardise:
+        return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+    return LogisticRegression(C=c, max_iter=5000)
+
+
+def _inner_c(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    seed: int,
+    cs: tuple[float, ...] = PROBE_CS,
+    standardise: bool = True,
+) -> float:
+    """The regularisation strength for one outer fold, chosen from ``cs`` by a speaker-grouped inner cross-validation
+    on that fold's training clips only (macro-F1, ties to the stronger regularisation); the middle of ``cs`` (0.01
+    for the default grid) where too few speakers."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if len(cs) == 1:
+        return cs[0]
     speakers_per_class = [len(set(groups[y == c])) for c in set(y)]
     n_inner = min(4, min(speakers_per_class))
     if n_inner < 2:
-        return 0.01
+        return cs[(len(cs) - 1) // 2]
     splits = list(StratifiedGroupKFold(n_splits=n_inner, shuffle=True, random_state=seed).split(x, y, groups))
     labels = sorted(set(y))
-    best_c, best = PROBE_CS[0], -1.0
-    for c in PROBE_CS:
+    best_c, best = cs[0], -1.0
+    for c in cs:
         pred = np.empty(len(y), dtype=object)
         for tr, te in splits:
             if len(set(y[tr])) == 1:
                 pred[te] = y[tr][0]
                 continue
-            clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+            clf = _probe_model(c, standardise)
             clf.fit(x[tr], y[tr])
             pred[te] = clf.predict(x[te])
         score = macro_f1(list(y), list(pred), labels)
@@ -82,14 +99,18 @@ def _inner_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> flo
     return best_c
 
 
-def linear_probe_predict(embeddings: np.ndarray, labels: list[str], speakers: list[str], seed: int = 0) -> list[str]:
+def linear_probe_predict(
+    embeddings: np.ndarray,
+    labels: list[str],
+    speakers: list[str],
+    seed: int = 0,
+    cs: tuple[float, ...] = PROBE_CS,
+    standardise: bool = True,
+) -> list[str]:
     """Out-of-fold predictions of a logistic regression on standardised embeddings. Each outer fold picks its own
-    regularisation from `PROBE_CS` by an inner speaker-grouped cross-validation on its training clips: with tens of
-    clips and hundreds of dimensions a fixed C=1 overfits, and the held-out fold is never looked at."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
+    regularisation from ``cs`` by an inner speaker-grouped cross-validation on its training clips: with tens of
+    clips and hundreds of dimensions a fixed C=1 overfits, and the held-out fold is never looked at.
+    ``standardise=False`` fits the L2-normalised embeddings as they are (see benchmarks/probe_variants.py)."""
     y = np.asarray(labels, dtype=object)
     groups = np.asarray(speakers, dtype=object)
     pred = np.empty(len(y), dtype=object)
@@ -100,8 +121,8 @@ def linear_probe_predict(embeddings: np.ndarray, labels: list[str], speakers: li
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            c = _inner_c(embeddings[train_idx], y[train_idx], groups[train_idx], seed)
-            clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+            c = _inner_c(embeddings[train_idx], y[train_idx], groups[train_idx], seed, cs, standardise)
+            clf = _probe_model(c, standardise)
             clf.fit(embeddings[train_idx], y[train_idx])
         pred[test_idx] = clf.predict(embeddings[test_idx])
     return list(pred)

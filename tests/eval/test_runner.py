@@ -12,7 +12,7 @@ import soundfile as sf
 
 from slap_edge.eval.embedders import EmbeddingSource, clip_windows, pool_windows
 from slap_edge.eval.report import report_markdown
-from slap_edge.eval.runner import evaluate_suite, probe_folds, zero_shot_predict
+from slap_edge.eval.runner import PROBE_CS, evaluate_suite, linear_probe_predict, probe_folds, zero_shot_predict
 from slap_edge.eval.suite import load_suite
 from slap_edge.scoring import l2_normalize
 
@@ -120,3 +120,16 @@ def test_windows_cover_short_and_long_clips() -> None:
     assert long.shape == (3, 5) and long[0, 0] == 0 and long[-1, -1] == 11
     vectors = pool_windows(lambda b: np.tile([1.0, 0.0], (len(b), 1)), [np.ones(3), np.ones(12)], 5, batch=2)
     assert np.allclose(vectors, [[1, 0], [1, 0]])
+
+
+@pytest.mark.parametrize(("cs", "standardise"), [(PROBE_CS, True), ((0.1, 1.0, 10.0), False), ((10.0,), False)])
+def test_probe_variants_separate_a_linear_direction_and_never_split_a_speaker(cs: tuple, standardise: bool) -> None:
+    rng = np.random.default_rng(3)
+    speakers = [f"s{i}" for i in range(24) for _ in range(2)]
+    labels = ["a" if int(s[1:]) % 2 else "b" for s in speakers]
+    x = rng.normal(0.0, 1.0, (len(labels), 16))
+    x[:, 0] += np.where(np.array(labels) == "a", 4.0, -4.0)
+    pred = linear_probe_predict(l2_normalize(x), labels, speakers, cs=cs, standardise=standardise)
+    assert np.mean(np.array(pred) == np.array(labels)) >= 0.9
+    for train, test in probe_folds(labels, speakers):
+        assert not {speakers[i] for i in train} & {speakers[i] for i in test}
