@@ -11,10 +11,13 @@ EXTRAS ?= train,data,dev,mqtt,plot,bench
 
 MBROLA_PACKAGES := mbrola $(addprefix mbrola-,br1 br4 cz1 cz2 de1 de2 de5 de6 en1 es1 es3 fr1 fr4 gr2 hu1 in1 in2 it1 it4 \
 	mx1 nl2 nl3 pl1 pt1 ro1 sw1 sw2 tr1 tr2 us1 us2 us3)
+# More recorded speakers for the same languages (diphone coverage in benchmarks/results/mbrola-diphone-coverage.json).
+# Opt-in: the built-in bundle's corpus was made with the set above, and any installed voice enters a new corpus.
+MBROLA_EXTRA_PACKAGES := $(addprefix mbrola-,de3 de4 de7 fr2 fr3 es2 mx2 vz1 it3 br2 br3)
 MBROLA_APT := /tmp/slap-edge-mbrola-apt
 APT_PRIVATE := -o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts=$(MBROLA_APT)
 
-.PHONY: help setup setup-base debian-packages mbrola-voices test format demo reproduce-default clean
+.PHONY: help setup setup-base debian-packages mbrola-voices mbrola-voices-extra test format demo reproduce-default clean
 
 help:
 	@echo "make demo               base install, then listen with the built-in model (microphone or demo file)"
@@ -22,6 +25,7 @@ help:
 	@echo "make setup              .venv with every extra ($(EXTRAS)) and the Debian packages"
 	@echo "make setup-base         $(BASE_VENV) with the kiosk install only (no torch)"
 	@echo "make mbrola-voices      (root) MBROLA voices for the corpus, from Debian contrib/non-free"
+	@echo "make mbrola-voices-extra (root) 11 more MBROLA voices (German, French, Spanish, Italian, Portuguese)"
 	@echo "make reproduce-default  rebuild the default bundle from nothing (hours on a CPU)"
 
 debian-packages:
@@ -42,6 +46,9 @@ mbrola-voices:
 		> $(MBROLA_APT)/debian.sources
 	apt-get $(APT_PRIVATE) update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get $(APT_PRIVATE) install -y -qq --no-install-recommends $(MBROLA_PACKAGES)
+
+mbrola-voices-extra: mbrola-voices
+	DEBIAN_FRONTEND=noninteractive apt-get $(APT_PRIVATE) install -y -qq --no-install-recommends $(MBROLA_EXTRA_PACKAGES)
 
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)

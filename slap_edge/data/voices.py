@@ -170,6 +170,11 @@ MBROLA_EXCLUDED: dict[str, str] = {
     "tr2": "7.0% of diphones missing",
     "in1": "19.8% of diphones missing",
     "in2": "20.5% of diphones missing",
+    # Measured 2026-11-27 with benchmarks/mbrola_diphone_coverage.py (results/mbrola-diphone-coverage.json), when
+    # `make mbrola-voices-extra` was added. mbrola-nl1 (Dutch, male) is not listed at all: 69% of diphones missing.
+    "es4": "11.3% of diphones missing",
+    "it2": "9.8% of diphones missing",
+    "gr1": "7.2% of diphones missing",
 }
 # espeak-ng writes phonemes some databases lack; these renames keep the vowel instead of a silent gap (the Spanish
 # voices otherwise drop every unstressed "o" and "e").
