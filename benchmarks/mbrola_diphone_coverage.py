@@ -23,26 +23,17 @@ from slap_edge.data.voices import (
     LANGUAGE_BY_CODE,
     MBROLA_DIR,
     MBROLA_EXCLUDED,
-    MBROLA_RENAMES,
     MBROLA_VOICES,
     MbrolaVoice,
-    _fix_phonemes,
     espeak_data_path,
+    render_mbrola,
     require_espeak,
 )
-
-
-def _gaps(database: str, pho: str, renames: dict[str, str]) -> tuple[int, set[str]]:
-    out = subprocess.run(["mbrola", "-e", database, "-", "-.wav"], input=_fix_phonemes(pho, renames).encode(),
-                         capture_output=True, check=False, timeout=60)  # fmt: skip
-    pairs = _UNKNOWN_DIPHONE.findall(out.stderr.decode(errors="replace"))
-    return len(pairs), {p for pair in pairs for p in pair}
 
 
 def coverage(name: str, language: str, sentences: int = 6) -> dict[str, float | int]:
     rng = np.random.default_rng(0)
     locale = LANGUAGE_BY_CODE[language].faker_locale
-    database = str(MBROLA_DIR / name / name)
     diphones = gaps = 0
     for _ in range(sentences):
         text = make_sentence(locale, 12, rng)
@@ -50,13 +41,8 @@ def coverage(name: str, language: str, sentences: int = 6) -> dict[str, float | 
         pho = subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout.decode()
         phonemes = [line for line in pho.splitlines() if line.strip() and not line.startswith(";")]
         diphones += max(0, len(phonemes) - 1)
-        renames = dict(MBROLA_RENAMES.get(language, {}))
-        n, unknown = _gaps(database, pho, renames)
-        extra = {p: p.rstrip("/:;'") for p in unknown if p.rstrip("/:;'") and p.rstrip("/:;'") != p}
-        if extra:
-            renames.update(extra)
-            n, _ = _gaps(database, pho, renames)
-        gaps += n
+        result = render_mbrola(name, language, pho, f"mbrola voice {name}")
+        gaps += len(_UNKNOWN_DIPHONE.findall(result.stderr.decode(errors="replace")))
     return {"diphones": diphones, "gaps": gaps, "share": gaps / max(1, diphones)}
 
 

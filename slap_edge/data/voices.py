@@ -450,7 +450,14 @@ def _mbrola(speaker: Speaker, text: str) -> tuple[np.ndarray, int]:
     cmd = [require_espeak(), f"--path={espeak_data_path()}", "-q", "--pho", "-v", speaker.voice]
     cmd += ["-p", str(speaker.espeak_pitch), "-s", str(speaker.words_per_minute), text]
     pho = _run(cmd, None, where).stdout.decode()
-    renames = dict(MBROLA_RENAMES.get(speaker.language, {}))
+    result = render_mbrola(name, speaker.language, pho, where)
+    return decode_wav_bytes(result.stdout, where)
+
+
+def render_mbrola(name: str, language: str, pho: str, where: str) -> subprocess.CompletedProcess[bytes]:
+    """Render an espeak-ng phoneme stream with MBROLA database ``name``, repairing phonemes it lacks; the result's
+    stderr holds mbrola's warnings for the diphones still missing (which it fills with silence)."""
+    renames = dict(MBROLA_RENAMES.get(language, {}))
     database = str(MBROLA_DIR / name / name)
     result = _run(["mbrola", "-e", database, "-", "-.wav"], _fix_phonemes(pho, renames).encode(), where)
     unknown = {p for pair in _UNKNOWN_DIPHONE.findall(result.stderr.decode(errors="replace")) for p in pair}
@@ -460,7 +467,7 @@ def _mbrola(speaker: Speaker, text: str) -> tuple[np.ndarray, int]:
     if extra:
         renames.update(extra)
         result = _run(["mbrola", "-e", database, "-", "-.wav"], _fix_phonemes(pho, renames).encode(), where)
-    return decode_wav_bytes(result.stdout, where)
+    return result
 
 
 def synthesize_base(speaker: Speaker, text: str) -> Any:
