@@ -18,8 +18,8 @@ import numpy as np
 
 from slap_edge.eval.embedders import load_embedding_source
 from slap_edge.eval.metrics import macro_f1
-from slap_edge.eval.runner import PROBE_CS, linear_probe_predict, zero_shot_predict
-from slap_edge.eval.suite import load_suite, read_audio
+from slap_edge.eval.runner import PROBE_CS, embed_suite, linear_probe_predict, zero_shot_predict
+from slap_edge.eval.suite import load_suite
 
 VARIANTS: dict[str, tuple[tuple[float, ...], bool]] = {
     "eval (standardised, C 0.001-1)": (PROBE_CS, True),
@@ -38,11 +38,9 @@ def main() -> None:
 
     suite = load_suite(args.suite)
     source = load_embedding_source(args.model)
-    paths = list(dict.fromkeys(c.path for c in suite.clips))
-    audio = source.embed_audio([read_audio(p, source.sample_rate) for p in paths])
-    row = {p: i for i, p in enumerate(paths)}
-    prompts = list(dict.fromkeys(p for t in suite.tasks for ps in t.classes.values() for p in ps))
-    text = dict(zip(prompts, source.embed_text(prompts), strict=True))
+    audio, row, unreadable, text = embed_suite(suite, source)
+    if unreadable:
+        raise SystemExit(f"{args.suite}: {len(unreadable)} clips cannot be read, e.g. {next(iter(unreadable.items()))}")
 
     rows = []
     for task in suite.tasks:

@@ -140,9 +140,11 @@ def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def evaluate_suite(suite: Suite, source: EmbeddingSource, probe: bool = True, seed: int = 0) -> dict[str, Any]:
-    """The report of spec/eval-suite.md as a JSON-ready dict: per task, per category and mean; unreadable clips
-    are counted and named, and left out of every task they belong to."""
+def embed_suite(
+    suite: Suite, source: EmbeddingSource
+) -> tuple[np.ndarray, dict[Path, int], dict[str, str], dict[str, np.ndarray]]:
+    """Every readable clip of a suite embedded once, and every prompt once: (audio [N, D], row of each readable clip
+    path, unreadable path -> reason, prompt -> embedding)."""
     paths = list(dict.fromkeys(clip.path for clip in suite.clips))
     waves, readable, unreadable = [], [], {}
     for path in paths:
@@ -154,9 +156,15 @@ def evaluate_suite(suite: Suite, source: EmbeddingSource, probe: bool = True, se
     audio = source.embed_audio(waves) if waves else np.zeros((0, 0), np.float32)
     row_of = {path: i for i, path in enumerate(readable)}
 
-    prompt_texts = [p for task in suite.tasks for prompts in task.classes.values() for p in prompts]
-    text = source.embed_text(list(dict.fromkeys(prompt_texts)))
-    text_of = dict(zip(dict.fromkeys(prompt_texts), text, strict=True))
+    prompt_texts = list(dict.fromkeys(p for task in suite.tasks for prompts in task.classes.values() for p in prompts))
+    text_of = dict(zip(prompt_texts, source.embed_text(prompt_texts), strict=True))
+    return audio, row_of, unreadable, text_of
+
+
+def evaluate_suite(suite: Suite, source: EmbeddingSource, probe: bool = True, seed: int = 0) -> dict[str, Any]:
+    """The report of spec/eval-suite.md as a JSON-ready dict: per task, per category and mean; unreadable clips
+    are counted and named, and left out of every task they belong to."""
+    audio, row_of, unreadable, text_of = embed_suite(suite, source)
 
     tasks = []
     for task in suite.tasks:
@@ -201,7 +209,7 @@ def evaluate_suite(suite: Suite, source: EmbeddingSource, probe: bool = True, se
     return {
         "suite": suite.name,
         "model": source.name,
-        "n_clips": len(paths),
+        "n_clips": len(row_of) + len(unreadable),
         "unreadable": {"count": len(unreadable), "clips": unreadable},
         "tasks": tasks,
         "zero_shot": summary("zero_shot"),
