@@ -155,6 +155,11 @@ def synth_command(
     jobs: int = typer.Option(1, "--jobs", help="Worker processes (one per core)."),
     voices: str = typer.Option("all", "--voices", help="all: espeak-ng and MBROLA where installed; espeak: no MBROLA."),
     speakers: int = typer.Option(0, "--speakers", help="Speaker identities (0: max(30, clips/10))."),
+    timbre: str = typer.Option(
+        "some",
+        "--timbre",
+        help="Vocal-tract-length changes: some (a third of speakers, 0.92-1.08) or every (all speakers, 0.90-1.10).",
+    ),
 ) -> None:
     """Synthesise a described-speech corpus; a re-run with the same settings resumes it."""
     import time
@@ -174,7 +179,7 @@ def synth_command(
 
     console = Console(stderr=True)
     try:
-        config = SynthConfig(out=out, clips=clips, seed=seed, jobs=jobs, voices=voices, speakers=speakers or None)
+        config = SynthConfig(out=out, clips=clips, seed=seed, jobs=jobs, voices=voices, speakers=speakers or None, timbre=timbre)
         columns = (
             TextColumn("[bold]synth"),
             BarColumn(),

@@ -30,6 +30,7 @@ from slap_edge.data.sentences import make_sentence
 from slap_edge.data.voices import (
     LANGUAGE_BY_CODE,
     SAMPLE_RATE,
+    TIMBRE_SETS,
     VOICE_SETS,
     Speaker,
     VoiceError,
@@ -70,6 +71,7 @@ class SynthConfig:
     jobs: int = 1
     voices: str = "all"  # "all" (espeak-ng + MBROLA where installed) or "espeak"
     speakers: int | None = None  # None: max(30, clips // 10), at most one per clip
+    timbre: str = "some"  # "some" or "every": which speakers get a vocal-tract-length change (voices.TIMBRE_SETS)
     min_seconds: float = 2.0
     max_seconds: float = 6.0
 
@@ -80,6 +82,8 @@ class SynthConfig:
             raise SynthError(f"--jobs must be at least 1, got {self.jobs}")
         if self.voices not in VOICE_SETS:
             raise SynthError(f"--voices {self.voices!r} is not accepted; use one of {', '.join(VOICE_SETS)}")
+        if self.timbre not in TIMBRE_SETS:
+            raise SynthError(f"--timbre {self.timbre!r} is not accepted; use one of {', '.join(TIMBRE_SETS)}")
         if self.speakers is not None and not self.speakers >= 1:
             raise SynthError(f"--speakers must be at least 1, got {self.speakers}")
         if not 0.5 <= self.min_seconds < self.max_seconds:
@@ -135,7 +139,7 @@ def plan_corpus(config: SynthConfig, mbrola: tuple[Any, ...] | None = None) -> l
     speakers = []
     seen: set[str] = set()
     for k in range(n_speakers):
-        speaker = create_speaker(config.seed, k, config.voices, voices)
+        speaker = create_speaker(config.seed, k, config.voices, voices, config.timbre)
         if speaker.id in seen:
             # Identical settings drawn twice (vanishingly rare): keep the two apart so splits stay disjoint.
             speaker = dataclasses.replace(speaker, id=f"{speaker.id}-{k}")
@@ -305,6 +309,8 @@ def _plan_fingerprint(config: SynthConfig, mbrola: tuple[Any, ...]) -> dict[str,
         "min_seconds": config.min_seconds,
         "max_seconds": config.max_seconds,
         "mbrola_voices": sorted(v.name for v in mbrola),
+        # Only a non-default timbre is recorded, so corpora made before the option resume as they are.
+        **({"timbre": config.timbre} if config.timbre != "some" else {}),
     }
 
 

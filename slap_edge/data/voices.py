@@ -287,6 +287,11 @@ class Speaker:
 
 
 VOICE_SETS = ("all", "espeak")
+# How many speakers get a vocal-tract-length (formant) change on top of their base voice: "some" (a third,
+# 0.92-1.08, the corpus generator's original behaviour) or "every" (all of them, 0.90-1.10), so that a recorded
+# MBROLA voice's timbre no longer marks its language: each base voice yields a spread of vocal tracts.
+TIMBRE_SETS = ("some", "every")
+EVERY_FORMANT_RANGE = (0.90, 1.10)
 RATE_WPM = {"slow": (100, 125), "normal": (150, 175), "fast": (215, 255)}
 QUALITY_WEIGHTS = {"modal": 0.45, "breathy": 0.11, "whisper": 0.11, "creaky": 0.11, "hoarse": 0.11, "tremor": 0.11}
 
@@ -304,10 +309,14 @@ def split_for(index: int) -> str:
     return "val" if slot == 7 else "test" if slot == 3 else "train"
 
 
-def create_speaker(seed: int, index: int, voices: str, mbrola: tuple[MbrolaVoice, ...]) -> Speaker:
+def create_speaker(
+    seed: int, index: int, voices: str, mbrola: tuple[MbrolaVoice, ...], timbre: str = "some"
+) -> Speaker:
     """Speaker ``index`` of the corpus made with ``seed``: a pure function of its arguments."""
     if voices not in VOICE_SETS:
         raise ValueError(f"voices={voices!r} is not accepted; use one of {', '.join(VOICE_SETS)}")
+    if timbre not in TIMBRE_SETS:
+        raise ValueError(f"timbre={timbre!r} is not accepted; use one of {', '.join(TIMBRE_SETS)}")
     rng = np.random.default_rng([seed, 1, index])
     use_mbrola = voices == "all" and bool(mbrola) and rng.random() < 0.5
     age_group = _choice(rng, ["adult", "child", "elderly"], [0.64, 0.2, 0.16])
@@ -367,6 +376,12 @@ def create_speaker(seed: int, index: int, voices: str, mbrola: tuple[MbrolaVoice
             pool = [v.name for v in ESPEAK_VARIANTS if v.sex == sex and v.age_group == "adult" and v.quality == "modal"]
             variant = _choice(rng, pool)
         voice = f"{LANGUAGE_BY_CODE[language].espeak_voice}+{variant}"
+    if timbre == "every":
+        # Drawn after everything else, so a "some" corpus stays exactly what it was and "every" changes nothing but
+        # the vocal tract; an MBROLA child keeps its own, shorter one.
+        warp = float(rng.uniform(*EVERY_FORMANT_RANGE))
+        if not (engine == "mbrola" and age_group == "child"):
+            formant_scale = warp
     settings = (
         engine, voice, language, sex, age_group, espeak_pitch, wpm, round(f0_scale, 3), round(formant_scale, 3),
         round(f0_range, 3), quality, quality_by, round(tremor_hz, 2), round(strength, 2),

@@ -116,6 +116,32 @@ def test_enough_speakers_languages_and_voice_kinds() -> None:
     assert not any(s.engine == "mbrola" for s in (create_speaker(0, k, "espeak", mbrola) for k in range(300)))
 
 
+def test_timbre_every_warps_every_adult_and_leaves_some_unchanged() -> None:
+    mbrola = installed_mbrola_voices()
+    some = [create_speaker(0, k, "all", mbrola) for k in range(400)]
+    every = [create_speaker(0, k, "all", mbrola, timbre="every") for k in range(400)]
+    # The default is the original generator: the same speakers as before the option existed.
+    assert some == [create_speaker(0, k, "all", mbrola, timbre="some") for k in range(400)]
+    assert 0.2 < np.mean([s.formant_scale != 1.0 for s in some]) < 0.5
+    lo, hi = voices_mod.EVERY_FORMANT_RANGE
+    for a, b in zip(some, every, strict=True):
+        # Everything the label depends on is drawn before the timbre: only the vocal tract (and so the id) moves.
+        assert (a.engine, a.voice, a.language, a.sex, a.age_group, a.quality, a.rate, a.split) == (
+            b.engine, b.voice, b.language, b.sex, b.age_group, b.quality, b.rate, b.split
+        )  # fmt: skip
+        if b.engine == "mbrola" and b.age_group == "child":
+            assert b.formant_scale >= 1.08  # a child's shorter vocal tract still wins
+        else:
+            assert lo <= b.formant_scale <= hi
+    # Every speaker goes through the vocoder but for the rare draw that rounds to 1.000.
+    assert np.mean([s.needs_vocoder() for s in every]) > 0.98
+    assert len({round(s.formant_scale, 2) for s in every}) > 15
+    with pytest.raises(ValueError, match="timbre='all' is not accepted; use one of some, every"):
+        create_speaker(0, 0, "all", mbrola, timbre="all")
+    with pytest.raises(SynthError, match="--timbre 'most' is not accepted"):
+        SynthConfig(out=Path("x"), clips=10, timbre="most")
+
+
 def test_every_variant_file_is_found_by_espeak() -> None:
     # espeak-ng silently falls back to its default voice for an unknown variant, so check the files are in place.
     data = voices_mod.espeak_data_path() / "espeak-ng-data" / "voices" / "!v"
