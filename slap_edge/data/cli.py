@@ -179,7 +179,9 @@ def synth_command(
 
     console = Console(stderr=True)
     try:
-        config = SynthConfig(out=out, clips=clips, seed=seed, jobs=jobs, voices=voices, speakers=speakers or None, timbre=timbre)
+        config = SynthConfig(
+            out=out, clips=clips, seed=seed, jobs=jobs, voices=voices, speakers=speakers or None, timbre=timbre
+        )
         columns = (
             TextColumn("[bold]synth"),
             BarColumn(),
