@@ -158,7 +158,8 @@ def synth_command(
     timbre: str = typer.Option(
         "some",
         "--timbre",
-        help="Vocal-tract-length changes: some (a third of speakers, 0.92-1.08) or every (all speakers, 0.90-1.10).",
+        help="Vocal-tract-length changes: some (a third of speakers, 0.92-1.08), every (all speakers, 0.90-1.10) "
+        "or mbrola (every MBROLA speaker 0.90-1.10, espeak-ng speakers as in some).",
     ),
 ) -> None:
     """Synthesise a described-speech corpus; a re-run with the same settings resumes it."""
