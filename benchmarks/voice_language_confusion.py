@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from slap_edge.data.captions import language_name
-from slap_edge.data.manifest import read_manifest, resolve_audio
+from slap_edge.data.manifest import MANIFEST_NAME, read_manifest, resolve_audio
 from slap_edge.eval.embedders import load_embedding_source
+from slap_edge.eval.runner import zero_shot_predict
 from slap_edge.eval.suite import read_audio
 from slap_edge.scoring import l2_normalize
 
@@ -47,9 +48,9 @@ def main() -> None:
         parser.error(f"{args.corpus}: no clips in {' or '.join(args.languages)}")
 
     source = load_embedding_source(args.model)
-    prompts = l2_normalize(source.embed_text([f"a person speaking {name}" for name in names]))
+    prompts = source.embed_text([f"a person speaking {name}" for name in names])
     rng = random.Random(args.seed)
-    manifest = args.corpus / "manifest.jsonl"
+    manifest = args.corpus / MANIFEST_NAME
     keys = sorted(groups)
     embeddings, result = {}, {"model": source.name, "corpus": str(args.corpus), "languages": args.languages}
     for key in keys:
@@ -61,8 +62,8 @@ def main() -> None:
     rows = []
     print(f"{'group':16s} {'n':>3s} {'called ' + names[0]:>16s}  cosine of mean embeddings with: " + " ".join(keys))
     for key in keys:
-        scores = embeddings[key] @ prompts.T
-        share = float(np.mean(scores[:, 0] > scores[:, 1]))
+        predicted, _ = zero_shot_predict(embeddings[key], prompts, args.languages)
+        share = float(np.mean([label == args.languages[0] for label in predicted]))
         cosines = {j: float(centroids[key] @ centroids[j]) for j in keys}
         sexes = sorted({str(r.attributes.get("sex")) for r in groups[key]})
         rows.append(

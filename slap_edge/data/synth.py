@@ -71,7 +71,7 @@ class SynthConfig:
     jobs: int = 1
     voices: str = "all"  # "all" (espeak-ng + MBROLA where installed) or "espeak"
     speakers: int | None = None  # None: max(30, clips // 10), at most one per clip
-    timbre: str = "some"  # "some" or "every": which speakers get a vocal-tract-length change (voices.TIMBRE_SETS)
+    timbre: str = "some"  # which speakers get a vocal-tract-length change: one of voices.TIMBRE_SETS
     min_seconds: float = 2.0
     max_seconds: float = 6.0
 

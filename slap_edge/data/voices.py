@@ -287,13 +287,15 @@ class Speaker:
 
 
 VOICE_SETS = ("all", "espeak")
-# How many speakers get a vocal-tract-length (formant) change on top of their base voice: "some" (a third,
-# 0.92-1.08, the corpus generator's original behaviour), "every" (all of them, 0.90-1.10), so that a recorded
-# MBROLA voice's timbre no longer marks its language: each base voice yields a spread of vocal tracts, or "mbrola"
-# (every MBROLA speaker 0.90-1.10, espeak-ng speakers as in "some"): the recorded voices are where timbre and language
-# go together, and warping everyone blurred sex and age (benchmarks/results/teacher-v9-train.md).
+# Which speakers get a vocal-tract-length (formant) change on top of their base voice:
+# - "some": a third of them, 0.92-1.08 (the corpus generator's original behaviour);
+# - "every": all of them, TIMBRE_FORMANT_RANGE, so each recorded MBROLA voice yields a spread of vocal tracts and its
+#   timbre no longer marks its language;
+# - "mbrola": every MBROLA speaker, TIMBRE_FORMANT_RANGE, and espeak-ng speakers as in "some". The recorded voices are
+#   where timbre and language go together, and warping everyone blurred sex and age
+#   (benchmarks/results/teacher-v9-train.md).
 TIMBRE_SETS = ("some", "every", "mbrola")
-EVERY_FORMANT_RANGE = (0.90, 1.10)
+TIMBRE_FORMANT_RANGE = (0.90, 1.10)
 RATE_WPM = {"slow": (100, 125), "normal": (150, 175), "fast": (215, 255)}
 QUALITY_WEIGHTS = {"modal": 0.45, "breathy": 0.11, "whisper": 0.11, "creaky": 0.11, "hoarse": 0.11, "tremor": 0.11}
 
@@ -381,8 +383,9 @@ def create_speaker(
     if timbre != "some":
         # Drawn after everything else, so a "some" corpus stays exactly what it was and the other settings change
         # nothing but the vocal tract; an MBROLA child keeps its own, shorter one.
-        warp = float(rng.uniform(*EVERY_FORMANT_RANGE))
-        if (timbre == "every" or engine == "mbrola") and not (engine == "mbrola" and age_group == "child"):
+        warp = float(rng.uniform(*TIMBRE_FORMANT_RANGE))
+        warped = timbre == "every" or engine == "mbrola"
+        if warped and not (engine == "mbrola" and age_group == "child"):
             formant_scale = warp
     settings = (
         engine, voice, language, sex, age_group, espeak_pitch, wpm, round(f0_scale, 3), round(formant_scale, 3),

@@ -116,14 +116,14 @@ def test_enough_speakers_languages_and_voice_kinds() -> None:
     assert not any(s.engine == "mbrola" for s in (create_speaker(0, k, "espeak", mbrola) for k in range(300)))
 
 
-def test_timbre_every_warps_every_adult_and_leaves_some_unchanged() -> None:
+def test_timbre_settings_change_only_the_vocal_tract_and_leave_some_unchanged() -> None:
     mbrola = installed_mbrola_voices()
     some = [create_speaker(0, k, "all", mbrola) for k in range(400)]
     every = [create_speaker(0, k, "all", mbrola, timbre="every") for k in range(400)]
     # The default is the original generator: the same speakers as before the option existed.
     assert some == [create_speaker(0, k, "all", mbrola, timbre="some") for k in range(400)]
     assert 0.2 < np.mean([s.formant_scale != 1.0 for s in some]) < 0.5
-    lo, hi = voices_mod.EVERY_FORMANT_RANGE
+    lo, hi = voices_mod.TIMBRE_FORMANT_RANGE
     for a, b in zip(some, every, strict=True):
         # Everything the label depends on is drawn before the timbre: only the vocal tract (and so the id) moves.
         assert (a.engine, a.voice, a.language, a.sex, a.age_group, a.quality, a.rate, a.split) == (
