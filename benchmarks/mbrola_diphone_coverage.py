@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +24,8 @@ from slap_edge.data.voices import (
     MBROLA_EXCLUDED,
     MBROLA_VOICES,
     MbrolaVoice,
-    espeak_data_path,
+    espeak_phonemes,
     render_mbrola,
-    require_espeak,
 )
 
 
@@ -37,8 +35,7 @@ def coverage(name: str, language: str, sentences: int = 6) -> dict[str, float | 
     diphones = gaps = 0
     for _ in range(sentences):
         text = make_sentence(locale, 12, rng)
-        cmd = [require_espeak(), f"--path={espeak_data_path()}", "-q", "--pho", "-v", f"mb-{name}", text]
-        pho = subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout.decode()
+        pho = espeak_phonemes(f"mb-{name}", text, f"mbrola voice {name}")
         phonemes = [line for line in pho.splitlines() if line.strip() and not line.startswith(";")]
         diphones += max(0, len(phonemes) - 1)
         result = render_mbrola(name, language, pho, f"mbrola voice {name}")

@@ -467,11 +467,16 @@ def _mbrola(speaker: Speaker, text: str) -> tuple[np.ndarray, int]:
     where = f"mbrola voice {name}"
     if shutil.which("mbrola") is None or not (MBROLA_DIR / name / name).is_file():
         raise VoiceError(f"{where} is not installed; install it with: {MBROLA_INSTALL}")
-    cmd = [require_espeak(), f"--path={espeak_data_path()}", "-q", "--pho", "-v", speaker.voice]
-    cmd += ["-p", str(speaker.espeak_pitch), "-s", str(speaker.words_per_minute), text]
-    pho = _run(cmd, None, where).stdout.decode()
+    options = ("-p", str(speaker.espeak_pitch), "-s", str(speaker.words_per_minute))
+    pho = espeak_phonemes(speaker.voice, text, where, options)
     result = render_mbrola(name, speaker.language, pho, where)
     return decode_wav_bytes(result.stdout, where)
+
+
+def espeak_phonemes(voice: str, text: str, where: str, options: tuple[str, ...] = ()) -> str:
+    """espeak-ng's phoneme stream (``--pho``) of ``text`` for an ``mb-*`` voice, with extra espeak-ng ``options``."""
+    cmd = [require_espeak(), f"--path={espeak_data_path()}", "-q", "--pho", "-v", voice, *options, text]
+    return _run(cmd, None, where).stdout.decode()
 
 
 def render_mbrola(name: str, language: str, pho: str, where: str) -> subprocess.CompletedProcess[bytes]:

@@ -166,9 +166,7 @@ def test_spanish_mbrola_keeps_unstressed_vowels() -> None:
         for k in range(5000)
         if (s := create_speaker(1, k, "all", installed_mbrola_voices())).voice == f"mb-{spanish[0].name}"
     )
-    pho = voices_mod._run(
-        ["espeak-ng", "-q", "--pho", "-v", speaker.voice, "como todo lo bueno"], None, "test"
-    ).stdout.decode()
+    pho = voices_mod.espeak_phonemes(speaker.voice, "como todo lo bueno", "test")
     fixed = voices_mod._fix_phonemes(pho, voices_mod.MBROLA_RENAMES["es"])
     database = str(voices_mod.MBROLA_DIR / spanish[0].name / spanish[0].name)
     result = voices_mod._run(["mbrola", "-e", database, "-", "-.wav"], fixed.encode(), "test")
