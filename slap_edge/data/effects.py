@@ -1,4 +1,4 @@
-"""Channel and loudness effects in numpy/scipy: telephone band, noise at a set SNR, reverberation, tremolo, level.
+"""Channel and loudness effects in numpy/scipy: telephone band, noise at a set SNR, reverberation, level.
 
 All functions take and return float32 mono waves and are pure given their ``rng``.
 """
@@ -112,14 +112,6 @@ def reverberate(wave: np.ndarray, sample_rate: int, rt60_s: float, rng: np.rando
     x = np.asarray(wave, dtype=np.float64)
     rir = room_impulse_response(sample_rate, rt60_s, rng, drr_db=rng.uniform(-3.0, 4.0))
     return signal.fftconvolve(x, rir)[: len(x)].astype(np.float32)
-
-
-def tremolo(wave: np.ndarray, sample_rate: int, rate_hz: float, depth: float, rng: np.random.Generator) -> Any:
-    """Amplitude modulation at ``rate_hz`` (the loudness half of a vocal tremor; cheap, no vocoder)."""
-    x = np.asarray(wave, dtype=np.float64)
-    t = np.arange(len(x)) / sample_rate
-    mod = 1.0 + depth * np.sin(2 * np.pi * rate_hz * t + rng.uniform(0, 2 * np.pi))
-    return (x * mod).astype(np.float32)
 
 
 def apply_channel(

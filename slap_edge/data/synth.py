@@ -43,7 +43,9 @@ from slap_edge.data.voices import (
 
 PLAN_NAME = "synth.json"
 # Bumped whenever the generator's output for the same settings changes, so a resume never mixes two generators.
-PLAN_VERSION = 2
+# 3: deeper vocoder tremor (also on espeak-ng's tremor variants, instead of a loudness-only tremolo) and markers of
+#    age on elderly MBROLA speakers.
+PLAN_VERSION = 3
 CHANNEL_WEIGHTS = {"clean": 0.55, "telephone": 0.15, "noise": 0.15, "reverberant": 0.15}
 LOUDNESS_WEIGHTS = {"normal": 0.7, "quiet": 0.15, "loud": 0.15}
 # Median-F0 bands (Hz) that name a pitch level within a speaker group: below the first is low, at or above the
@@ -223,17 +225,16 @@ def render_clip(plan: ClipPlan, config: SynthConfig) -> ClipRecord:
             f0_scale=speaker.f0_scale,
             formant_scale=speaker.formant_scale,
             f0_range=speaker.f0_range,
-            quality=speaker.quality if speaker.quality_by == "vocoder" else "modal",
+            quality=speaker.quality if speaker.quality_by in ("vocoder", "vocoder+variant") else "modal",
             tremor_hz=speaker.tremor_hz,
             strength=speaker.strength,
+            age_markers=speaker.age_markers,
         )
         speech, f0 = vocoder.transform_voice(speech, SAMPLE_RATE, transform, rng)
     else:
         f0 = vocoder.median_f0(speech, SAMPLE_RATE)
     if speaker.quality == "whisper":
         f0 = None  # a whisper has no pitch, whatever a tracker finds in espeak-ng's residual voicing
-    if speaker.quality_by == "tremolo+variant":
-        speech = effects.tremolo(speech, SAMPLE_RATE, speaker.tremor_hz, 0.3 * speaker.strength, rng)
 
     before = int(rng.uniform(0.05, 0.3) * SAMPLE_RATE)
     after = int(rng.uniform(0.05, 0.3) * SAMPLE_RATE)

@@ -2,8 +2,8 @@
 
 A clip is analysed once into F0, spectral envelope and aperiodicity (`analyze`), the three are changed according to a
 `VoiceTransform` (F0 shift, vocal-tract-length warp, whisper, breathy, hoarse, tremor, creaky, monotone or expressive
-F0 range) and synthesised again (`transform_voice`). `median_f0` and `voiced_fraction` use the same fast estimator
-(DIO + StoneMask) to measure what a clip carries, for labels and tests.
+F0 range, markers of age) and synthesised again (`transform_voice`). `median_f0` and `voiced_fraction` use the same fast
+estimator (DIO + StoneMask) to measure what a clip carries, for labels and tests.
 """
 
 from __future__ import annotations
@@ -133,11 +133,22 @@ class VoiceTransform:
     f0_range: float = 1.0
     quality: str = "modal"  # modal, breathy, whisper, creaky, hoarse, tremor
     tremor_hz: float = 5.5
-    tremor_depth: float = 0.06  # relative F0 excursion; amplitude moves by twice as much
+    # Relative F0 excursion; amplitude moves by twice as much. 0.10 (about 1.7 semitones) is the strong end of the F0
+    # modulation measured in vocal tremor; at 0.06 the corpus's tremor was barely measurable (tremor-modulation-probe).
+    tremor_depth: float = 0.10
     strength: float = 1.0  # 0..1.5, how strongly the quality is applied
+    # Markers of an aged voice on top of any quality (0 none, 1 typical): frame-to-frame F0 and amplitude perturbation
+    # (jitter, shimmer), a little turbulent noise and a weaker high-frequency source, as measured in older speakers.
+    age_markers: float = 0.0
 
     def is_identity(self) -> bool:
-        return self.f0_scale == 1.0 and self.formant_scale == 1.0 and self.f0_range == 1.0 and self.quality == "modal"
+        return (
+            self.f0_scale == 1.0
+            and self.formant_scale == 1.0
+            and self.f0_range == 1.0
+            and self.quality == "modal"
+            and self.age_markers == 0.0
+        )
 
 
 QUALITIES = ("modal", "breathy", "whisper", "creaky", "hoarse", "tremor")
@@ -212,6 +223,15 @@ def transform_voice(
             f0[voiced] = np.maximum(F0_FLOOR * 0.8, fry)
             pitch = target
         gain *= np.exp(rng.normal(0.0, 0.2 * strength, n_frames))
+
+    aged = float(np.clip(transform.age_markers, 0.0, 1.5))
+    if aged > 0.0 and quality != "whisper":
+        # Milder than hoarse (a third of its jitter, under half its shimmer and noise): an old voice, not a sick one.
+        f0[voiced] *= np.exp(rng.normal(0.0, 0.015 * aged, int(voiced.sum())))
+        gain *= np.exp(rng.normal(0.0, 0.08 * aged, n_frames))
+        bins = np.linspace(0.0, 1.0, ap.shape[1])[None, :]
+        ap = ap + (1.0 - ap) * np.clip((0.08 + 0.25 * bins) * aged, 0.0, 0.5)
+        sp = sp * _tilt(sp.shape[1], sample_rate, db_per_octave=-1.5 * aged)[None, :]
 
     y = pw.synthesize(
         np.ascontiguousarray(f0),

@@ -272,14 +272,16 @@ class Speaker:
     formant_scale: float  # vocoder vocal-tract-length warp
     f0_range: float  # vocoder F0 excursion scale
     quality: str
-    quality_by: str  # "variant" (the engine makes it), "vocoder", "tremolo+variant" or "none"
+    quality_by: str  # "variant" (the engine makes it), "vocoder", "vocoder+variant" (both) or "none"
     tremor_hz: float
     strength: float
+    age_markers: float  # vocoder markers of an aged voice (0 none); espeak-ng's elderly variants carry their own
     split: str
 
     def needs_vocoder(self) -> bool:
         return (
-            self.quality_by == "vocoder"
+            self.quality_by in ("vocoder", "vocoder+variant")
+            or self.age_markers > 0.0
             or abs(self.f0_scale - 1.0) > 1e-6
             or abs(self.formant_scale - 1.0) > 1e-6
             or abs(self.f0_range - 1.0) > 1e-6
@@ -337,6 +339,7 @@ def create_speaker(
         espeak_pitch = max(espeak_pitch, 40)
     f0_scale, formant_scale = 1.0, 1.0
     f0_range = 1.0
+    age_markers = 0.0
     # About a third of speakers also get a timbre change: one base voice yields several identities (larger, smaller).
     if rng.random() < 0.3:
         formant_scale = float(rng.uniform(0.92, 1.08))
@@ -358,6 +361,9 @@ def create_speaker(
             # With age, men's F0 rises and women's falls; the range narrows.
             f0_scale = float(rng.uniform(1.05, 1.2) if sex == "male" else rng.uniform(0.78, 0.9))
             f0_range = float(rng.uniform(0.6, 0.85))
+            # An F0 shift alone made an old MBROLA voice an adult one with another pitch: add jitter, shimmer and
+            # breath as espeak-ng's elderly variants have.
+            age_markers = strength
         quality_by = "none" if quality == "modal" else "vocoder"
     else:
         language = _choice(rng, [lang.code for lang in LANGUAGES])
@@ -374,8 +380,8 @@ def create_speaker(
             variant = (
                 ("whisperf" if sex == "female" else "whisper") if quality == "whisper" else named[quality] + suffix
             )
-            # espeak-ng's flutter is irregular, not a 4-7 Hz tremor: add the loudness modulation on top.
-            quality_by = "tremolo+variant" if quality == "tremor" else "variant"
+            # espeak-ng's flutter is irregular, not a 4-7 Hz tremor: the vocoder adds the F0 and loudness modulation.
+            quality_by = "vocoder+variant" if quality == "tremor" else "variant"
         else:
             pool = [v.name for v in ESPEAK_VARIANTS if v.sex == sex and v.age_group == "adult" and v.quality == "modal"]
             variant = _choice(rng, pool)
@@ -389,7 +395,7 @@ def create_speaker(
             formant_scale = warp
     settings = (
         engine, voice, language, sex, age_group, espeak_pitch, wpm, round(f0_scale, 3), round(formant_scale, 3),
-        round(f0_range, 3), quality, quality_by, round(tremor_hz, 2), round(strength, 2),
+        round(f0_range, 3), quality, quality_by, round(tremor_hz, 2), round(strength, 2), round(age_markers, 2),
     )  # fmt: skip
     digest = hashlib.sha1(repr(settings).encode()).hexdigest()[:8]
     short = "mb" if engine == "mbrola" else "es"
@@ -411,6 +417,7 @@ def create_speaker(
         quality_by=quality_by,
         tremor_hz=round(tremor_hz, 2),
         strength=round(strength, 2),
+        age_markers=round(age_markers, 2),
         split=split_for(index),
     )
 

@@ -129,6 +129,35 @@ def test_tremor_modulates_the_amplitude_at_its_rate() -> None:
     assert 4.0 < freqs[band][np.argmax(power[band])] < 6.5
 
 
+def test_default_tremor_moves_f0_by_several_percent_at_its_rate() -> None:
+    vowel = _vowel(seconds=3.0, f0=150.0)
+    out, _ = vocoder.transform_voice(
+        vowel, SR, vocoder.VoiceTransform(quality="tremor", tremor_hz=5.0), np.random.default_rng(7)
+    )
+    f0 = vocoder.analyze(out, SR).f0
+    f0 = f0[f0 > 0][20:-20]
+    # The vowel itself wobbles by 1 %; the tremor by the default depth of 10 %.
+    assert np.std(np.log(f0)) > 0.05
+    freqs, power = signal.periodogram(np.log(f0) - np.log(f0).mean(), fs=100.0)
+    assert 4.0 < freqs[np.argmax(power)] < 6.5
+
+
+def test_age_markers_add_jitter_and_noise_but_keep_the_pitch() -> None:
+    vowel = _vowel(f0=130.0)
+    plain, f0_plain = vocoder.transform_voice(vowel, SR, vocoder.VoiceTransform(f0_scale=1.1), np.random.default_rng(8))
+    aged, f0_aged = vocoder.transform_voice(
+        vowel, SR, vocoder.VoiceTransform(f0_scale=1.1, age_markers=1.0), np.random.default_rng(8)
+    )
+    assert f0_aged == pytest.approx(f0_plain, rel=0.02)
+    assert vocoder.harmonics_to_noise_ratio(aged, SR) < vocoder.harmonics_to_noise_ratio(plain, SR) - 1.5
+    # Milder than a hoarse voice: an old voice, not a sick one.
+    hoarse, _ = vocoder.transform_voice(
+        vowel, SR, vocoder.VoiceTransform(f0_scale=1.1, quality="hoarse"), np.random.default_rng(8)
+    )
+    assert vocoder.harmonics_to_noise_ratio(hoarse, SR) < vocoder.harmonics_to_noise_ratio(aged, SR) - 1.0
+    assert not vocoder.VoiceTransform(age_markers=0.5).is_identity()
+
+
 def test_vocal_tract_warp_moves_the_formants_up() -> None:
     env = np.exp(-0.5 * ((np.arange(513) - 100) / 8.0) ** 2)[None, :] + 1e-6
     warped = vocoder.warp_envelope(env, 1.2)

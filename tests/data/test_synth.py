@@ -116,6 +116,19 @@ def test_enough_speakers_languages_and_voice_kinds() -> None:
     assert not any(s.engine == "mbrola" for s in (create_speaker(0, k, "espeak", mbrola) for k in range(300)))
 
 
+def test_old_mbrola_voices_get_markers_of_age_and_every_tremor_goes_through_the_vocoder() -> None:
+    mbrola = installed_mbrola_voices()
+    speakers = [create_speaker(0, k, "all", mbrola) for k in range(1500)]
+    for s in speakers:
+        # espeak-ng's elderly variants carry their own flutter, roughness and breath; a recorded voice needs them added.
+        assert (s.age_markers > 0) == (s.engine == "mbrola" and s.age_group == "elderly")
+        if s.quality == "tremor":
+            assert s.quality_by in ("vocoder", "vocoder+variant") and s.needs_vocoder()
+    if mbrola:
+        assert any(s.age_markers > 0 for s in speakers)
+    assert any(s.quality_by == "vocoder+variant" for s in speakers)
+
+
 def test_timbre_settings_change_only_the_vocal_tract_and_leave_some_unchanged() -> None:
     mbrola = installed_mbrola_voices()
     some = [create_speaker(0, k, "all", mbrola) for k in range(400)]
