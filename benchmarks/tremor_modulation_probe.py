@@ -21,7 +21,7 @@ import soundfile as sf
 
 from slap_edge.eval.metrics import macro_f1
 from slap_edge.eval.runner import linear_probe_predict
-from slap_edge.eval.suite import load_suite
+from slap_edge.eval.suite import Clip, Task, load_suite
 
 HOP_S = 0.01
 TREMOR_BAND_HZ = (4.0, 7.5)
@@ -60,19 +60,24 @@ def clip_features(path: Path) -> list[float]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def task_from_command_line(doc: str, default_task: str) -> tuple[argparse.Namespace, Task, list[Clip]]:
+    """The arguments of a model-free probe (SUITE, --task, --json), the task and its clips; a task the suite lacks
+    exits with the suite's task names. Shared with voice_age_probe.py."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suite", type=Path)
-    parser.add_argument("--task", default="tremor_vs_steady")
+    parser.add_argument("--task", default=default_task)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-
     suite = load_suite(args.suite)
-    names = [t.name for t in suite.tasks]
-    if args.task not in names:
-        raise SystemExit(f"{args.suite}: no task {args.task!r}; its tasks are {', '.join(names)}")
-    task = next(t for t in suite.tasks if t.name == args.task)
-    clips = suite.clips_of(task.name)
+    try:
+        task = suite.task(args.task)
+    except KeyError as exc:
+        raise SystemExit(f"{args.suite}: {exc.args[0]}") from None
+    return args, task, suite.clips_of(task.name)
+
+
+def main() -> None:
+    args, task, clips = task_from_command_line(__doc__, "tremor_vs_steady")
     x = np.array([clip_features(c.path) for c in clips])
     y = [c.label for c in clips]
     speakers = [c.speaker for c in clips]

@@ -11,17 +11,16 @@ elderly variants and the vocoder's markers on MBROLA voices are different recipe
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from tremor_modulation_probe import task_from_command_line  # this folder is on sys.path when run as a script
 
 from slap_edge.eval.metrics import macro_f1
 from slap_edge.eval.runner import linear_probe_predict
-from slap_edge.eval.suite import load_suite
 
 FEATURES = ("jitter (local)", "shimmer (local)", "HNR dB", "log F0 spread")
 
@@ -56,18 +55,7 @@ def probe(x: np.ndarray, y: list[str], speakers: list[str], labels: list[str]) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", type=Path)
-    parser.add_argument("--task", default="elderly_vs_adult")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-
-    suite = load_suite(args.suite)
-    names = [t.name for t in suite.tasks]
-    if args.task not in names:
-        raise SystemExit(f"{args.suite}: no task {args.task!r}; its tasks are {', '.join(names)}")
-    task = next(t for t in suite.tasks if t.name == args.task)
-    clips = suite.clips_of(task.name)
+    args, task, clips = task_from_command_line(__doc__, "elderly_vs_adult")
     x = np.array([clip_features(c.path) for c in clips])
     missing = np.isnan(x)
     x = np.where(missing, np.nanmedian(x, axis=0), x)
