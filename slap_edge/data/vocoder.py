@@ -194,17 +194,14 @@ def transform_voice(
         pitch = None
     elif quality == "breathy":
         # Raise aperiodicity (more turbulent airflow) most above ~1 kHz, and tilt the voiced spectrum down.
-        bins = np.linspace(0.0, 1.0, ap.shape[1])[None, :]
-        mix = np.clip((0.3 + 0.5 * bins) * strength, 0.0, 0.92)
-        ap = ap + (1.0 - ap) * mix
+        ap = _more_aperiodic(ap, 0.3, 0.5, strength, 0.92)
         sp = sp * _tilt(sp.shape[1], sample_rate, db_per_octave=-3.0 * strength)[None, :]
     elif quality == "hoarse":
         # Jitter and shimmer (F0 and amplitude perturbed frame to frame, 10 ms) and added aperiodic energy.
         jitter = rng.normal(0.0, 0.04 * strength, n_frames)
         f0[voiced] *= np.exp(jitter[voiced])
         gain *= np.exp(rng.normal(0.0, 0.2 * strength, n_frames))
-        bins = np.linspace(0.0, 1.0, ap.shape[1])[None, :]
-        ap = ap + (1.0 - ap) * np.clip((0.2 + 0.45 * bins) * strength, 0.0, 0.85)
+        ap = _more_aperiodic(ap, 0.2, 0.45, strength, 0.85)
     elif quality == "tremor":
         t = np.arange(n_frames) / frame_rate
         rate = transform.tremor_hz
@@ -229,8 +226,7 @@ def transform_voice(
         # Milder than hoarse (a third of its jitter, under half its shimmer and noise): an old voice, not a sick one.
         f0[voiced] *= np.exp(rng.normal(0.0, 0.015 * aged, int(voiced.sum())))
         gain *= np.exp(rng.normal(0.0, 0.08 * aged, n_frames))
-        bins = np.linspace(0.0, 1.0, ap.shape[1])[None, :]
-        ap = ap + (1.0 - ap) * np.clip((0.08 + 0.25 * bins) * aged, 0.0, 0.5)
+        ap = _more_aperiodic(ap, 0.08, 0.25, aged, 0.5)
         sp = sp * _tilt(sp.shape[1], sample_rate, db_per_octave=-1.5 * aged)[None, :]
 
     y = pw.synthesize(
@@ -258,6 +254,13 @@ def warp_envelope(spectrogram: np.ndarray, scale: float) -> np.ndarray:
     log_sp = np.log(np.maximum(spectrogram, 1e-16))
     warped = log_sp[:, lo] * (1 - frac) + log_sp[:, hi] * frac
     return np.exp(warped)
+
+
+def _more_aperiodic(ap: np.ndarray, low: float, rise: float, strength: float, cap: float) -> np.ndarray:
+    """Move aperiodicity towards 1 (noise) by ``low`` at 0 Hz rising by ``rise`` to Nyquist, times ``strength``, at
+    most ``cap``: the turbulent energy shared by breathy, hoarse and aged voices."""
+    bins = np.linspace(0.0, 1.0, ap.shape[1])[None, :]
+    return ap + (1.0 - ap) * np.clip((low + rise * bins) * strength, 0.0, cap)
 
 
 def _tilt(n_bins: int, sample_rate: int, db_per_octave: float) -> np.ndarray:
