@@ -63,6 +63,12 @@ def suite_command(
     holdout_voices: str = typer.Option(
         "", help="Build from these voices alone, all splits: 'mbrola', 'engine=mbrola', 'voice=mb-*' (comma = or)."
     ),
+    exclude_holdout: str = typer.Option(
+        "",
+        "--exclude-holdout",
+        help="Leave out these voices: the holdout.json (or its suite folder) the model was trained without, as "
+        "train --exclude-holdout takes it, or patterns. A held-out-speaker suite then holds only voices trained on.",
+    ),
     clips_per_class: int = typer.Option(40, help="Clips per class (fewer when the data have fewer)."),
     min_speakers: int = typer.Option(3, help="Speakers each class needs, else the task is skipped."),
     language_pairs: str = typer.Option("", help="Language tasks, e.g. 'es:pt,de:nl' (default: chosen from the data)."),
@@ -75,7 +81,7 @@ def suite_command(
 ) -> None:
     """Build a balanced evaluation suite from the test speakers (or a holdout family of voices)."""
     from slap_edge.data.manifest import ManifestError
-    from slap_edge.data.suite_builder import HoldoutSelector, SuiteBuildError, build_suite
+    from slap_edge.data.suite_builder import HoldoutSelector, SuiteBuildError, build_suite, holdout_patterns
     from slap_edge.eval.suite import validate_suite
 
     try:
@@ -88,10 +94,12 @@ def suite_command(
                     raise SuiteBuildError(f"language pair {item!r}: write two codes as a:b, e.g. es:pt")
                 pairs.append((a, b))
         holdout = HoldoutSelector.parse(holdout_voices) if holdout_voices else None
+        excluded = holdout_patterns(exclude_holdout)
         result = build_suite(
             corpus,
             out,
             holdout=holdout,
+            exclude=HoldoutSelector(excluded) if excluded else None,
             clips_per_class=clips_per_class,
             min_speakers=min_speakers,
             language_pairs=pairs,
@@ -109,6 +117,8 @@ def suite_command(
         )
     for task_name, reason in result.skipped:
         typer.echo(f"skipped {task_name}: {reason}")
+    if excluded:
+        typer.echo(f"excluded {result.excluded} clip(s) of the voices {','.join(excluded)}")
     if result.unreadable:
         typer.echo(f"{len(result.unreadable)} unreadable clip(s) left out, listed in {out / 'build.json'}")
     if result.holdout:

@@ -382,6 +382,21 @@ def read_holdout(source: str | Path) -> HoldoutSelector:
     return HoldoutSelector.parse(",".join(patterns))
 
 
+def holdout_patterns(source: str | None) -> tuple[str, ...]:
+    """Patterns from an ``--exclude-holdout`` option: a holdout.json, a suite folder holding one, or a pattern
+    string such as ``voice=mb-us1,engine=mbrola``; () for none."""
+    if not source:
+        return ()
+    path = Path(source)
+    if path.exists():
+        return read_holdout(path).patterns
+    if source.endswith(".json"):
+        raise SuiteBuildError(
+            f"{source}: no such holdout file (a suite built with --holdout-voices writes holdout.json)"
+        )
+    return HoldoutSelector.parse(source).patterns
+
+
 # --- building --------------------------------------------------------------------------------------------------------
 
 
@@ -403,6 +418,7 @@ class SuiteBuildResult:
     unreadable: list[str]  # "path: reason"
     audio_files: int
     holdout: dict[str, Any] | None = None
+    excluded: int = 0  # clips left out by ``exclude``
 
 
 def _round_robin(records: Sequence[ClipRecord], n: int, rng: random.Random) -> list[ClipRecord]:
@@ -526,6 +542,7 @@ def build_suite(
     out: str | Path,
     *,
     holdout: HoldoutSelector | None = None,
+    exclude: HoldoutSelector | None = None,
     clips_per_class: int = DEFAULT_CLIPS_PER_CLASS,
     min_speakers: int = DEFAULT_MIN_SPEAKERS,
     language_pairs: Sequence[tuple[str, str]] | None = None,
@@ -538,6 +555,9 @@ def build_suite(
 ) -> SuiteBuildResult:
     """Build a suite folder at ``out`` from the manifest in ``corpus`` (see the module docstring).
 
+    ``exclude`` leaves out every clip of the voices it matches (the holdout.json a model was trained without, as
+    ``train --exclude-holdout`` reads it), so a suite of held-out speakers holds only voices the model has heard
+    and the held-out voice families are measured by their own suite alone.
     ``speakers_by_voice`` writes the base voice (engine/voice) as the clip's speaker: identities derived from one
     recorded voice (an MBROLA voice warped several ways) then share a probe fold, so a linear probe cannot score
     by recognising the voice. The folder is assembled next to ``out`` and renamed into place, so an interrupted
@@ -567,6 +587,16 @@ def build_suite(
         pool = [r for r in records if r.split == "test"]
         if not pool:
             raise SuiteBuildError(f"{manifest}: no clips in the test split")
+    n_excluded = 0
+    if exclude is not None:
+        kept = [r for r in pool if not exclude.matches(r)]
+        n_excluded = len(pool) - len(kept)
+        if not kept:
+            raise SuiteBuildError(
+                f"excluding {','.join(exclude.patterns)!r} leaves no clip of {manifest} to build from "
+                f"({len(pool)} clips were eligible)"
+            )
+        pool = kept
     pool.sort(key=lambda r: r.id)
     if speakers_by_voice:
         pool = [dataclasses.replace(r, speaker=f"{r.engine}/{r.voice}") if r.voice else r for r in pool]
@@ -624,6 +654,7 @@ def build_suite(
                 {
                     "corpus": str(manifest.resolve()),
                     "selection": f"holdout {','.join(holdout.patterns)}" if holdout else "test split",
+                    "excluded": {"patterns": list(exclude.patterns), "clips": n_excluded} if exclude else None,
                     "speakers": "engine/voice" if speakers_by_voice else "speaker",
                     "seed": seed,
                     "clips_per_class": clips_per_class,
@@ -651,7 +682,7 @@ def build_suite(
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
-    return SuiteBuildResult(out, built, skipped, unreadable, files, holdout_info)
+    return SuiteBuildResult(out, built, skipped, unreadable, files, holdout_info, n_excluded)
 
 
 def _write_suite(

@@ -180,8 +180,8 @@ def distill_command(
 ) -> None:
     """Distil a teacher into a student with the same trainer (task "distill"); the text tower is the teacher's."""
     from slap_edge.config import ConfigError, load_config, to_dict
+    from slap_edge.data.suite_builder import holdout_patterns
     from slap_edge.train.checkpoint import CheckpointError, read_run_config
-    from slap_edge.train.cli import holdout_patterns
     from slap_edge.train.config import TrainRecipe
     from slap_edge.train.data import CorpusError
     from slap_edge.train.trainer import TrainingError, train

@@ -7,20 +7,6 @@ from pathlib import Path
 import typer
 
 
-def holdout_patterns(source: str | None) -> tuple[str, ...]:
-    """Patterns from ``--exclude-holdout``: a holdout.json, a suite folder holding one, or a pattern string."""
-    if not source:
-        return ()
-    from slap_edge.data.suite_builder import read_holdout
-
-    path = Path(source)
-    if path.exists():
-        return read_holdout(path).patterns
-    if source.endswith(".json"):
-        raise ValueError(f"{source}: no such holdout file (a suite built with --holdout-voices writes holdout.json)")
-    return tuple(p.strip() for p in source.split(",") if p.strip())
-
-
 def train_command(
     recipe: Path = typer.Option(..., "--recipe", help="Recipe JSON, e.g. train/recipes/teacher-small.json."),
     data: Path = typer.Option(..., "--data", help="Corpus folder holding manifest.jsonl."),
@@ -49,6 +35,7 @@ def train_command(
     from rich.console import Console
 
     from slap_edge.config import ConfigError, load_config
+    from slap_edge.data.suite_builder import holdout_patterns
     from slap_edge.train.checkpoint import CheckpointError
     from slap_edge.train.config import TrainRecipe
     from slap_edge.train.data import CorpusError

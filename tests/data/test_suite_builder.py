@@ -138,6 +138,23 @@ def test_holdout_voices_build_from_them_alone(corpus: Path, tmp_path: Path) -> N
     assert selector.matches(mb) and not selector.matches(es)
 
 
+def test_exclude_leaves_out_the_voices_a_model_was_trained_without(corpus: Path, tmp_path: Path) -> None:
+    holdout = build_suite(corpus, tmp_path / "h", holdout=HoldoutSelector.parse("voice=de+*,voice=nl+*"))
+    full = build_suite(corpus, tmp_path / "full", clips_per_class=6, min_speakers=2)
+    result = build_suite(corpus, tmp_path / "ex", exclude=read_holdout(holdout.out), clips_per_class=6, min_speakers=2)
+    voices = lambda out: {json.loads(x)["voice"] for x in (out / "clips.jsonl").read_text().splitlines()}  # noqa: E731
+    assert any(v.startswith(("de+", "nl+")) for v in voices(full.out))
+    assert voices(result.out) and not any(v.startswith(("de+", "nl+")) for v in voices(result.out))
+    manifest = [json.loads(x) for x in (corpus / "manifest.jsonl").read_text().splitlines()]
+    expected = sum(r["split"] == "test" and r["voice"].startswith(("de+", "nl+")) for r in manifest)
+    assert result.excluded == expected > 0
+    assert json.loads((result.out / "build.json").read_text())["excluded"]["clips"] == expected
+    assert json.loads((full.out / "build.json").read_text())["excluded"] is None
+    assert "language_de_vs_nl" not in {t.spec.name for t in result.tasks}
+    with pytest.raises(SuiteBuildError, match="leaves no clip"):
+        build_suite(corpus, tmp_path / "none", exclude=HoldoutSelector.parse("espeak-ng"))
+
+
 def test_speakers_by_voice_groups_identities_of_one_voice(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "byvoice"
     holdout = HoldoutSelector.parse("mbrola")
@@ -210,3 +227,7 @@ def test_cli_suite(corpus: Path, tmp_path: Path) -> None:
     assert [t.name for t in load_suite(out).tasks][-2:] == ["language_de_vs_nl", "language_fr_vs_es"]
     bad = CliRunner().invoke(app, [*args, "--overwrite", "--language-pairs", "de-nl"])
     assert bad.exit_code == 2 and "write two codes as a:b" in bad.output
+    ex = CliRunner().invoke(app, [*args, "--overwrite", "--exclude-holdout", "voice=de+*"])
+    assert ex.exit_code == 0 and "excluded " in ex.output and "of the voices voice=de+*" in ex.output, ex.output
+    missing = CliRunner().invoke(app, [*args, "--overwrite", "--exclude-holdout", str(tmp_path / "no.json")])
+    assert missing.exit_code == 2 and "no such holdout file" in missing.output
