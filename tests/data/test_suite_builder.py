@@ -142,7 +142,10 @@ def test_exclude_leaves_out_the_voices_a_model_was_trained_without(corpus: Path,
     holdout = build_suite(corpus, tmp_path / "h", holdout=HoldoutSelector.parse("voice=de+*,voice=nl+*"))
     full = build_suite(corpus, tmp_path / "full", clips_per_class=6, min_speakers=2)
     result = build_suite(corpus, tmp_path / "ex", exclude=read_holdout(holdout.out), clips_per_class=6, min_speakers=2)
-    voices = lambda out: {json.loads(x)["voice"] for x in (out / "clips.jsonl").read_text().splitlines()}  # noqa: E731
+
+    def voices(out: Path) -> set[str]:
+        return {json.loads(x)["voice"] for x in (out / "clips.jsonl").read_text().splitlines()}
+
     assert any(v.startswith(("de+", "nl+")) for v in voices(full.out))
     assert voices(result.out) and not any(v.startswith(("de+", "nl+")) for v in voices(result.out))
     manifest = [json.loads(x) for x in (corpus / "manifest.jsonl").read_text().splitlines()]
