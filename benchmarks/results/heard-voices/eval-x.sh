@@ -1,10 +1,6 @@
 #!/bin/bash
 # every model on the held-out-speaker suites without the 6 held-out voices (data suite --exclude-holdout)
-set -u
-cd /work/main
-source .venv/bin/activate
-export HF_HUB_OFFLINE=1
-B=work-data/big
+source "$(dirname "$0")/../run-env.sh"
 R=benchmarks/results/heard-voices
 mkdir -p $R
 while pgrep -f "pipeline-v12.sh" >/dev/null; do sleep 10; done

@@ -1,10 +1,6 @@
 #!/bin/bash
 # teacher-v12: v11 (same corpus, same recipe) + attribute heads (7 attributes + 20 languages), weight 0.5
-set -u
-cd /work/main
-source .venv/bin/activate
-export HF_HUB_OFFLINE=1
-B=work-data/big
+source "$(dirname "$0")/../run-env.sh"
 R=benchmarks/results
 echo "v12 train start $(date)"
 slap-edge train --recipe $B/teacher-small-heads.json --data $B/corpus-s5k-xa --out $B/teacher-v12 \

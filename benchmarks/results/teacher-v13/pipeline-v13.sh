@@ -1,10 +1,6 @@
 #!/bin/bash
 # teacher-v13: v12 (same corpus, recipe, seed) with the attribute heads' weight 1.0 instead of 0.5
-set -u
-cd /work/main
-source .venv/bin/activate
-export HF_HUB_OFFLINE=1
-B=work-data/big
+source "$(dirname "$0")/../run-env.sh"
 R=benchmarks/results/teacher-v13
 echo "v13 train start $(date)"
 slap-edge train --recipe $B/teacher-small-heads-w1.json --data $B/corpus-s5k-xa --out $B/teacher-v13 \

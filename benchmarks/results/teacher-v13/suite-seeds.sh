@@ -1,11 +1,7 @@
 #!/bin/bash
 # sampling noise of the 40-a-class held-out-speaker suite: 5 more draws (suite seeds 21-25) of `data suite
 # --exclude-holdout`, v12 and v13 scored on each
-set -u
-cd /work/main
-source .venv/bin/activate
-export HF_HUB_OFFLINE=1
-B=work-data/big
+source "$(dirname "$0")/../run-env.sh"
 R=benchmarks/results/teacher-v13
 for s in 21 22 23 24 25; do
   slap-edge data suite --from $B/corpus-s5k-xa --out $B/s5kxa-suite-test-x-s$s --seed $s \
