@@ -106,7 +106,8 @@ def main() -> None:
         chunk = paths[i : i + 256]
         waves = [read_audio(resolve_audio(manifest, by_path[p]), source.sample_rate) for p in chunk]
         corpus_emb.update(zip(chunk, source.embed_audio(waves), strict=True))
-    print(f"embedded {len(row_of)} suite and {len(paths)} corpus clips in {time.time() - started:.0f} s", file=sys.stderr)
+    took = time.time() - started
+    print(f"embedded {len(row_of)} suite and {len(paths)} corpus clips in {took:.0f} s", file=sys.stderr)
 
     def xy(built):
         rows = [(r, label) for label, v in built.clips.items() for r in v]
