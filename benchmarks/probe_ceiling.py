@@ -24,7 +24,6 @@ import json
 import random
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ from slap_edge.data.manifest import read_manifest, resolve_audio
 from slap_edge.data.suite_builder import TASKS, TaskSpec, _build_task, language_task, read_holdout
 from slap_edge.eval.embedders import load_embedding_source
 from slap_edge.eval.metrics import macro_f1
-from slap_edge.eval.runner import _inner_c, _probe_model, embed_suite, linear_probe_predict
+from slap_edge.eval.runner import embed_suite, fit_probe, linear_probe_predict
 from slap_edge.eval.suite import load_suite, read_audio
 
 SPECS = {spec.name: spec for spec in TASKS}
@@ -50,11 +49,7 @@ def task_spec(name: str) -> TaskSpec:
 
 
 def fit_predict(x: np.ndarray, y: list[str], groups: list[str], x_test: np.ndarray, seed: int) -> list[str]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        c = _inner_c(x, np.asarray(y, dtype=object), np.asarray(groups, dtype=object), seed)
-        clf = _probe_model(c, True)
-        clf.fit(x, np.asarray(y, dtype=object))
+    clf = fit_probe(x, np.asarray(y, dtype=object), np.asarray(groups, dtype=object), seed)
     return list(clf.predict(x_test))
 
 
@@ -99,7 +94,7 @@ def main() -> None:
     audio, row_of, unreadable, _ = embed_suite(suite, source)
     if unreadable:
         raise SystemExit(f"{len(unreadable)} suite clips unreadable, e.g. {next(iter(unreadable.items()))}")
-    paths = sorted({r.path: r for plan in plans.values() for built in plan for v in built.clips.values() for r in v})
+    paths = sorted({r.path for plan in plans.values() for built in plan for v in built.clips.values() for r in v})
     by_path = {r.path: r for r in train}
     corpus_emb: dict[str, np.ndarray] = {}
     for i in range(0, len(paths), 256):

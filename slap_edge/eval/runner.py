@@ -99,6 +99,24 @@ def _inner_c(
     return best_c
 
 
+def fit_probe(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    seed: int = 0,
+    cs: tuple[float, ...] = PROBE_CS,
+    standardise: bool = True,
+) -> Any:
+    """The eval's probe fitted on one training set: C chosen from ``cs`` by a speaker-grouped inner cross-validation
+    on these clips only (`_inner_c`), then a logistic regression on all of them. Needs both classes in ``y``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = _inner_c(x, y, groups, seed, cs, standardise)
+        clf = _probe_model(c, standardise)
+        clf.fit(x, y)
+    return clf
+
+
 def linear_probe_predict(
     embeddings: np.ndarray,
     labels: list[str],
@@ -119,11 +137,7 @@ def linear_probe_predict(
         if len(classes) == 1:  # a fold whose training speakers all have one class can only predict that class
             pred[test_idx] = next(iter(classes))
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            c = _inner_c(embeddings[train_idx], y[train_idx], groups[train_idx], seed, cs, standardise)
-            clf = _probe_model(c, standardise)
-            clf.fit(embeddings[train_idx], y[train_idx])
+        clf = fit_probe(embeddings[train_idx], y[train_idx], groups[train_idx], seed, cs, standardise)
         pred[test_idx] = clf.predict(embeddings[test_idx])
     return list(pred)
 
