@@ -61,17 +61,26 @@ class SlapModel(nn.Module):
 
     # -- training ---------------------------------------------------------------------------------------------
     def forward(
-        self, audio: torch.Tensor | None = None, texts: list[str] | None = None, mae: bool = False
+        self,
+        audio: torch.Tensor | None = None,
+        texts: list[str] | None = None,
+        mae: bool = False,
+        mel: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Everything a training task needs, from one call (so DistributedDataParallel sees every parameter use).
 
         Keys: ``logit_scale``; with ``audio``: ``audio_emb`` [B, D] (normalised), ``mel``; with ``mae`` and a ViT
         with a decoder: ``mae_pred`` and ``mae_target`` [B, N, patch], ``mae_mask`` [B, N]; with ``texts``:
         ``text_emb`` [B, D] (normalised); with ``audio`` and attribute heads: ``head_<attribute>`` logits [B, C].
+        ``mel``, the front end's output [B, n_mels, frames] computed ahead (training's log-mel cache), may stand in for
+        ``audio``.
         """
         out: dict[str, torch.Tensor] = {"logit_scale": self.logit_scale_exp()}
+        if audio is not None and mel is not None:
+            raise ValueError("pass audio or its log-mel (mel), not both")
         if audio is not None:
             mel = self.log_mel(audio)
+        if mel is not None:
             out["mel"] = mel
             out["audio_emb"] = F.normalize(self.audio_proj(self.audio_encoder(mel)), dim=-1)
             for name, head in self.attribute_heads.items():

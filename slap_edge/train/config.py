@@ -36,6 +36,9 @@ class TrainRecipe:
     split: str = "train"
     max_bad_fraction: float = 0.01
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA and bf16-capable CPUs
+    # Compute every clip's log-mel once before the first step and cut windows from it (contrastive_mae only): the
+    # front end then costs nothing per step, and windows start at whole hops, where its frames are exact.
+    precompute_log_mel: bool = False
 
     def __post_init__(self) -> None:
         positive = {"batch_size": self.batch_size, "steps": self.steps, "checkpoint_every": self.checkpoint_every}

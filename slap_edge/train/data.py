@@ -211,15 +211,79 @@ class BalancedBatchSampler:
             step = (epoch + 1) * self.steps_per_epoch
 
 
-class ClipDataset(torch.utils.data.Dataset):
-    """``dataset[(epoch, i)]``: a random window of clip i and a caption, both fixed by (seed, epoch, i)."""
+class LogMelCache:
+    """Every clip's normalised log-mel, computed once, so training steps skip the front end.
 
-    def __init__(self, cache: AudioCache, records: Sequence[ClipRecord], window_samples: int, seed: int) -> None:
+    The front end's frames are not centred (frame i covers samples [i*hop, i*hop + n_fft)), so the frames of a
+    window cut at a sample offset that is a multiple of ``hop`` are exactly frames of the whole clip. Each clip is
+    stored with ``pad_hops`` hops of silence (at least ``n_fft`` samples) on both sides: then a short clip placed at a
+    hop-aligned offset in a silent window also has exactly these frames, and frames of pure silence are
+    ``silence``. Stored as float16 (finer than the bf16 the encoder computes in); ``window`` returns float32.
+    """
+
+    def __init__(self, mels: list[np.ndarray], pad_hops: int, hop: int, silence: float) -> None:
+        self.mels = mels  # [n_mels, frames of the padded clip] each
+        self.pad_hops = pad_hops
+        self.hop = hop
+        self.silence = silence
+
+    def window(self, i: int, offset_hops: int, num_frames: int) -> np.ndarray:
+        """Frames [n_mels, num_frames] of a window starting ``offset_hops`` hops into clip i (negative: the clip
+        starts ``-offset_hops`` hops into the window, silence before and after it)."""
+        mel = self.mels[i]
+        first = offset_hops + self.pad_hops  # index in the padded clip of the window's first frame
+        out = np.full((mel.shape[0], num_frames), self.silence, dtype=np.float32)
+        lo, hi = max(first, 0), min(first + num_frames, mel.shape[1])
+        if hi > lo:
+            out[:, lo - first : hi - first] = mel[:, lo:hi]
+        return out
+
+    @property
+    def nbytes(self) -> int:
+        return sum(m.nbytes for m in self.mels)
+
+
+def build_log_mel_cache(cache: AudioCache, frontend: torch.nn.Module, progress: bool = True) -> LogMelCache:
+    """Run ``frontend`` (the model's log-mel module; float32, no autocast) once over every clip of ``cache``."""
+    cfg = frontend.cfg
+    pad_hops = -(-cfg.n_fft // cfg.hop_length)
+    pad = np.zeros(pad_hops * cfg.hop_length, dtype=np.float32)
+    mels = []
+    with torch.inference_mode(), _maybe_progress(progress, len(cache.ids), "log-mel of every clip") as advance:
+        silence = float(frontend(torch.zeros(1, cfg.n_fft))[0, 0, 0])
+        for i in range(len(cache.ids)):
+            pcm = cache.clip(i).astype(np.float32) * (1.0 / 32767.0)
+            wave = torch.from_numpy(np.concatenate([pad, pcm, pad]))[None]
+            mels.append(frontend(wave)[0].numpy().astype(np.float16))
+            advance()
+    return LogMelCache(mels, pad_hops, cfg.hop_length, silence)
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """``dataset[(epoch, i)]``: a random window of clip i and a caption, both fixed by (seed, epoch, i).
+
+    With a ``LogMelCache`` an item holds the window's log-mel (``mel``, [n_mels, frames]) instead of its samples
+    (``audio``); the window then starts at a whole number of hops, so its frames are those the front end would give.
+    """
+
+    def __init__(
+        self,
+        cache: AudioCache,
+        records: Sequence[ClipRecord],
+        window_samples: int,
+        seed: int,
+        mel: LogMelCache | None = None,
+        mel_frames: int = 0,
+    ) -> None:
         by_id = {r.id: r for r in records}
         self.cache = cache
         self.records = [by_id[i] for i in cache.ids]
         self.window = window_samples
         self.seed = seed
+        self.mel = mel
+        self.mel_frames = mel_frames
+        if mel is not None and mel_frames <= 0:
+            raise ValueError("a log-mel cache needs mel_frames, the frames of one window")
 
     def __len__(self) -> int:
         return len(self.records)
@@ -228,19 +292,29 @@ class ClipDataset(torch.utils.data.Dataset):
         epoch, i = item
         record = self.records[i]
         rng = np.random.default_rng([self.seed, epoch, i])
-        pcm = self.cache.clip(i)
-        out = np.zeros(self.window, dtype=np.float32)
-        if len(pcm) >= self.window:
-            start = int(rng.integers(0, len(pcm) - self.window + 1))
-            out[:] = pcm[start : start + self.window]
+        length = int(self.cache.lengths[i])
+        out: dict[str, Any] = {}
+        if self.mel is not None:
+            hop = self.mel.hop
+            if length >= self.window:
+                offset = int(rng.integers(0, (length - self.window) // hop + 1))
+            else:
+                offset = -int(rng.integers(0, (self.window - length) // hop + 1))
+            out["mel"] = self.mel.window(i, offset, self.mel_frames)
         else:
-            # A short clip lands at a random place in the window, as speech does in a streaming window.
-            start = int(rng.integers(0, self.window - len(pcm) + 1))
-            out[start : start + len(pcm)] = pcm
-        out *= 1.0 / 32767.0
+            pcm = self.cache.clip(i)
+            audio = np.zeros(self.window, dtype=np.float32)
+            if length >= self.window:
+                start = int(rng.integers(0, length - self.window + 1))
+                audio[:] = pcm[start : start + self.window]
+            else:
+                # A short clip lands at a random place in the window, as speech does in a streaming window.
+                start = int(rng.integers(0, self.window - length + 1))
+                audio[start : start + length] = pcm
+            audio *= 1.0 / 32767.0
+            out["audio"] = audio
         caption = make_captions(record.attributes, clip_seed(self.seed, record.id), epoch, 1)[0]
-        return {
-            "audio": out,
+        return out | {
             "caption": caption,
             "index": i,
             "speaker": record.speaker,
@@ -250,7 +324,7 @@ class ClipDataset(torch.utils.data.Dataset):
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "audio": torch.from_numpy(np.stack([it["audio"] for it in items])),
+        **{k: torch.from_numpy(np.stack([it[k] for it in items])) for k in ("audio", "mel") if k in items[0]},
         "captions": [it["caption"] for it in items],
         "index": torch.tensor([it["index"] for it in items], dtype=torch.int64),
         "speakers": [it["speaker"] for it in items],

@@ -121,7 +121,7 @@ class ContrastiveMaeTask:
         self.use_heads = options.attribute_weight > 0
 
     def __call__(self, model: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        out = model(audio=batch["audio"], texts=batch["captions"], mae=self.use_mae)
+        out = model(audio=batch.get("audio"), mel=batch.get("mel"), texts=batch["captions"], mae=self.use_mae)
         audio_emb, text_emb = out["audio_emb"].float(), out["text_emb"].float()
         if _world_size() > 1:
             audio_emb, text_emb, positives = gather_batch(audio_emb, text_emb, batch["captions"])

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from slap_edge.config import save_config
+from slap_edge.config import ConfigError, save_config
+from slap_edge.frontend import create_log_mel_module
 from slap_edge.models.registry import resolve_model_config
 from slap_edge.models.slap import SlapModel
 from slap_edge.train.checkpoint import (
@@ -46,6 +47,7 @@ from slap_edge.train.data import (
     ClipDataset,
     balance_weights,
     build_audio_cache,
+    build_log_mel_cache,
     check_bad_fraction,
     collate,
     default_cache_dir,
@@ -260,6 +262,7 @@ def _train(
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
 
+    state_extra: dict[str, Any] = {}
     # -- data: decode once (rank 0 first, the others reuse its cache) --------------------------------------------------
     records = load_split(data_dir, recipe.split, exclude)
     cache_path = Path(cache_dir) if cache_dir else default_cache_dir(data_dir, run_dir)
@@ -273,7 +276,25 @@ def _train(
     check_bad_fraction(cache, len(records), recipe.max_bad_fraction, data_dir)
     if cache.bad and dist.is_main:
         log.warning("%d of %d clips cannot be read and are skipped", len(cache.bad), len(records))
-    dataset = ClipDataset(cache, records, model_config.window_samples, recipe.seed)
+    mel_cache = None
+    if recipe.precompute_log_mel:
+        if recipe.task != "contrastive_mae":
+            raise ConfigError(
+                f"precompute_log_mel works with task 'contrastive_mae' only, not {recipe.task!r}: set it to false"
+            )
+        t_mel = time.perf_counter()
+        mel_cache = build_log_mel_cache(cache, create_log_mel_module(model_config.frontend), progress=progress)
+        state_extra["log_mel_s"] = time.perf_counter() - t_mel
+        if dist.is_main:
+            log.info(
+                "log-mel of %d clips computed ahead in %.1f s (%.2f GB in memory)",
+                len(cache.ids),
+                state_extra["log_mel_s"],
+                mel_cache.nbytes / 1e9,
+            )
+    dataset = ClipDataset(
+        cache, records, model_config.window_samples, recipe.seed, mel=mel_cache, mel_frames=model_config.num_frames
+    )
     weights = balance_weights([r.attributes for r in dataset.records], recipe.balance_attributes, recipe.balance)
     sampler = BalancedBatchSampler(weights, recipe.batch_size, recipe.seed, start_step, dist.rank, dist.world)
     loader = torch.utils.data.DataLoader(
@@ -326,7 +347,9 @@ def _train(
         while step < end_step:
             step += 1
             batch = next(batches)
-            batch["audio"] = batch["audio"].to(dist.device, non_blocking=True)
+            for key in ("audio", "mel"):
+                if key in batch:
+                    batch[key] = batch[key].to(dist.device, non_blocking=True)
             batch["index"] = batch["index"].to(dist.device, non_blocking=True)
             torch.manual_seed(_step_seed(recipe.seed, step, dist.rank))
             lr = lr_at(step, recipe)
@@ -404,7 +427,7 @@ def _train(
                         "loss": loss_value,
                         "bad_clips": len(cache.bad),
                         "train_s": train_s_before + time.perf_counter() - t_start,
-                    }
+                    } | state_extra
                     save_checkpoint(run_dir, model, optimizer, state, run_config)
                 last_saved = step
                 if dist.world > 1:

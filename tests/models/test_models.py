@@ -131,3 +131,29 @@ def test_text_cache_and_export_modules_agree_with_encoders() -> None:
 def test_tokenizer_json_is_minilm() -> None:
     data = json.loads(tokenizer_json_path().read_text())
     assert data["model"]["type"] == "WordPiece"
+
+
+def test_cpu_attention_path_matches_the_fused_kernel() -> None:
+    # On CPU the ViT runs attention as matmul + softmax (faster there for short sequences); same maths as the
+    # scaled_dot_product_attention kernel it uses on CUDA.
+    model = create_model("teacher-tiny").eval()
+    enc = model.audio_encoder
+    mel = torch.randn(3, model.config.frontend.n_mels, model.config.num_frames)
+    with torch.no_grad():
+        out = enc(mel)
+        assert not any(block.attn.fused_attn for block in enc.vit.blocks)
+        for block in enc.vit.blocks:
+            block.attn.fused_attn = True
+        x = enc.vit.norm(enc.vit.blocks(enc.vit.norm_pre(enc.patch_tokens(mel))))
+        fused = enc.vit.forward_head(x, pre_logits=True)
+    torch.testing.assert_close(out, fused, atol=1e-5, rtol=1e-4)
+
+
+def test_forward_takes_a_log_mel_in_place_of_audio() -> None:
+    model = create_model("teacher-tiny").eval()
+    wave = 0.1 * torch.randn(2, model.config.window_samples)
+    with torch.no_grad():
+        mel = model.log_mel(wave)
+        torch.testing.assert_close(model(mel=mel)["audio_emb"], model(audio=wave)["audio_emb"])
+        with pytest.raises(ValueError, match="not both"):
+            model(audio=wave, mel=mel)

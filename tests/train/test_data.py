@@ -49,3 +49,42 @@ def test_windows_are_cropped_or_padded_and_captions_change_per_epoch(tone_corpus
     captions = {ds[(epoch, 5)]["caption"] for epoch in range(6)}
     assert len(captions) > 1
     assert pytest.approx(len(ds)) == len(records)
+
+
+def test_log_mel_cache_windows_are_the_front_ends_frames(tone_corpus: Path, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from slap_edge.config import FrontendConfig
+    from slap_edge.frontend import create_log_mel_module
+    from slap_edge.train.data import build_log_mel_cache
+
+    records = [r for r in read_manifest(tone_corpus) if r.split == "train"]
+    cache = build_audio_cache(tone_corpus, records, 16000, tmp_path, progress=False)
+    frontend = create_log_mel_module(FrontendConfig(n_fft=512, win_length=400, hop_length=160, n_mels=40))
+    mel = build_log_mel_cache(cache, frontend, progress=False)
+    assert mel.pad_hops * mel.hop >= 512 and len(mel.mels) == len(cache.ids)
+    i = 5
+    length = int(cache.lengths[i])
+    for window in (8000, length + 3000):  # shorter than the clip (cut), longer (the clip placed in silence)
+        frames = frontend.cfg.num_frames(window)
+        ds = ClipDataset(cache, records, window, seed=0, mel=mel, mel_frames=frames)
+        wave_ds = ClipDataset(cache, records, window, seed=0)
+        assert "audio" not in ds[(0, i)] and ds[(0, i)]["mel"].shape == (40, frames)
+        windows = [ds[(e, i)]["mel"] for e in range(8)]
+        offsets = {(w != mel.silence).argmax() if window > length else w[0, 0] for w in windows}
+        assert len(offsets) > 1  # windows move between epochs
+        # Every hop-aligned placement the dataset can draw: the cached frames equal the front end on that window.
+        pcm = cache.clip(i).astype(np.float32) / 32767.0
+        top = (length - window) // 160 if window <= length else -((window - length) // 160)
+        for offset in sorted({0, top, top // 2}):
+            wave = np.zeros(window, dtype=np.float32)
+            if window <= length:
+                wave[:] = pcm[offset * 160 : offset * 160 + window]
+            else:
+                wave[-offset * 160 : -offset * 160 + length] = pcm
+            with torch.inference_mode():
+                expected = frontend(torch.from_numpy(wave)[None])[0].numpy()
+            got = mel.window(i, offset, frames)
+            np.testing.assert_allclose(got, expected, atol=4e-3, rtol=2e-3)  # float16 storage
+        assert wave_ds[(0, i)]["audio"].shape == (window,)
+    with pytest.raises(ValueError, match="mel_frames"):
+        ClipDataset(cache, records, 8000, seed=0, mel=mel)
