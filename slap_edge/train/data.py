@@ -293,26 +293,26 @@ class ClipDataset(torch.utils.data.Dataset):
         record = self.records[i]
         rng = np.random.default_rng([self.seed, epoch, i])
         length = int(self.cache.lengths[i])
-        out: dict[str, Any] = {}
+        # One placement for both paths, in samples or (with the log-mel cache) in whole hops: a clip longer than the
+        # window is cut at ``offset`` units into it; a short clip lands ``-offset`` units into a silent window, at a
+        # random place as speech does in a streaming window.
+        unit = self.mel.hop if self.mel is not None else 1
+        if length >= self.window:
+            offset = int(rng.integers(0, (length - self.window) // unit + 1))
+        else:
+            offset = -int(rng.integers(0, (self.window - length) // unit + 1))
+        out: dict[str, Any]
         if self.mel is not None:
-            hop = self.mel.hop
-            if length >= self.window:
-                offset = int(rng.integers(0, (length - self.window) // hop + 1))
-            else:
-                offset = -int(rng.integers(0, (self.window - length) // hop + 1))
-            out["mel"] = self.mel.window(i, offset, self.mel_frames)
+            out = {"mel": self.mel.window(i, offset, self.mel_frames)}
         else:
             pcm = self.cache.clip(i)
             audio = np.zeros(self.window, dtype=np.float32)
             if length >= self.window:
-                start = int(rng.integers(0, length - self.window + 1))
-                audio[:] = pcm[start : start + self.window]
+                audio[:] = pcm[offset : offset + self.window]
             else:
-                # A short clip lands at a random place in the window, as speech does in a streaming window.
-                start = int(rng.integers(0, self.window - length + 1))
-                audio[start : start + length] = pcm
+                audio[-offset : -offset + length] = pcm
             audio *= 1.0 / 32767.0
-            out["audio"] = audio
+            out = {"audio": audio}
         caption = make_captions(record.attributes, clip_seed(self.seed, record.id), epoch, 1)[0]
         return out | {
             "caption": caption,
