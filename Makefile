@@ -47,8 +47,23 @@ mbrola-voices:
 	apt-get $(APT_PRIVATE) update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get $(APT_PRIVATE) install -y -qq --no-install-recommends $(MBROLA_PACKAGES)
 
+# Debian 12 (bookworm) does not carry these 11 voices; Debian 13 (trixie) does, as architecture-independent data
+# packages that need only `mbrola`. Where the system's sources lack them they are fetched from trixie's contrib/non-free
+# through a second private source list and installed with dpkg (the system's apt configuration is not edited).
+MBROLA_TRIXIE := /tmp/slap-edge-mbrola-trixie
+APT_TRIXIE := -o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts=$(MBROLA_TRIXIE) -o Dir::State::Lists=$(MBROLA_TRIXIE)/lists
 mbrola-voices-extra: mbrola-voices
-	DEBIAN_FRONTEND=noninteractive apt-get $(APT_PRIVATE) install -y -qq --no-install-recommends $(MBROLA_EXTRA_PACKAGES)
+	@if apt-get $(APT_PRIVATE) install -y -qq --no-install-recommends --dry-run $(MBROLA_EXTRA_PACKAGES) >/dev/null 2>&1; then \
+		DEBIAN_FRONTEND=noninteractive apt-get $(APT_PRIVATE) install -y -qq --no-install-recommends $(MBROLA_EXTRA_PACKAGES); \
+	else \
+		echo "the system's Debian sources lack the extra MBROLA voices: fetching them from Debian trixie"; \
+		mkdir -p $(MBROLA_TRIXIE)/lists/partial $(MBROLA_TRIXIE)/debs && \
+		printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+			> $(MBROLA_TRIXIE)/debian.sources && \
+		apt-get $(APT_TRIXIE) update -qq && \
+		(cd $(MBROLA_TRIXIE)/debs && apt-get $(APT_TRIXIE) download $(MBROLA_EXTRA_PACKAGES)) && \
+		dpkg -i $(MBROLA_TRIXIE)/debs/*.deb; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)

@@ -1,44 +1,88 @@
 #!/usr/bin/env bash
-# Rebuild the built-in default bundle (slap_edge/assets/default) from nothing, with the recorded seeds.
-# On the 2-core reference machine: corpus ~40 min, teacher ~75 min, student ~10 min, export + eval ~5 min.
-# Usage: bash train/reproduce_default.sh [WORK_DIR]   (env: CLIPS, SEED, TEACHER_RECIPE, STUDENT_RECIPE, OUT)
+# Rebuild the built-in default bundle (slap_edge/assets/default) from nothing, with the recorded seeds and steps.
+#
+#   bash train/reproduce_default.sh [WORK_DIR]          (make reproduce-default; make reproduce-default VOICES=espeak)
+#
+# env: VOICES=all|espeak (espeak: no MBROLA voice, so no non-commercial data), CLIPS, SPEAKERS, SEED, JOBS,
+#      TEACHER_RECIPE, STUDENT_RECIPE, PROFILE, HOLDOUT, OUT, SLAP_EDGE
+#
+# Every stage is step-based and resumable: run the script again after an interruption and it continues where it
+# stopped (the corpus clip by clip, the teacher and the student from their last checkpoint, exactly). No stage is cut
+# by a time budget: `distill` and `export` refuse a run that stopped before its recipe's last step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
 SE=${SLAP_EDGE:-.venv/bin/slap-edge}
-WORK=${1:-work-data/default}
+PY=$(dirname "$SE")/python
+VOICES=${VOICES:-all}
+case "$VOICES" in
+  all) WORK=${1:-work-data/default}
+       HOLDOUT=${HOLDOUT:-voice=mb-us1,voice=mb-us3,voice=mb-fr4,voice=mb-fr1,voice=mb-de5,voice=mb-nl2}
+       OUT=${OUT:-slap_edge/assets/default} ;;
+  espeak) WORK=${1:-work-data/default-espeak}
+       # Held-out voice families of an espeak-ng-only corpus: two of its variants, in every language.
+       HOLDOUT=${HOLDOUT:-voice=*+m3,voice=*+f2}
+       OUT=${OUT:-work-data/default-espeak/bundle} ;;
+  *) echo "VOICES must be 'all' (espeak-ng + MBROLA, the built-in bundle) or 'espeak' (no non-commercial voices)" >&2
+     exit 2 ;;
+esac
 CLIPS=${CLIPS:-20000}
+SPEAKERS=${SPEAKERS:-5000}
 SEED=${SEED:-11}
+JOBS=${JOBS:-$(nproc)}
 TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
 STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student.json}
-OUT=${OUT:-slap_edge/assets/default}
-# Voices never heard in training: the suite built from them alone measures transfer to unheard voices.
-HOLDOUT=${HOLDOUT:-voice=mb-us1,voice=mb-us3,voice=mb-fr4,voice=mb-fr1,voice=mb-de5,voice=mb-nl2}
+PROFILE=${PROFILE:-export/profiles/default-bundle.json}
 mkdir -p "$WORK"
-# The default corpus mixes espeak-ng and MBROLA voices; without MBROLA the corpus (and so the model) differs.
-command -v mbrola >/dev/null || { echo "MBROLA is not installed: run 'sudo make mbrola-voices' first" >&2; exit 1; }
 
-"$SE" data synth --out "$WORK/corpus" --clips "$CLIPS" --seed "$SEED" --jobs "$(nproc)"
+if [ "$VOICES" = all ]; then
+  # The default corpus mixes espeak-ng and 35 MBROLA voices; with fewer installed the corpus (and model) differs.
+  command -v mbrola >/dev/null || { echo "MBROLA is not installed: run 'sudo make mbrola-voices-extra' first" >&2; exit 1; }
+  n_mbrola=$(ls /usr/share/mbrola 2>/dev/null | wc -l)
+  [ "$n_mbrola" -ge 43 ] || echo "WARNING: $n_mbrola MBROLA voice folders in /usr/share/mbrola (the default corpus was made with" \
+    "the 43 of 'make mbrola-voices-extra', 35 of them usable): this corpus will differ from the built-in bundle's" >&2
+fi
+
+# What to expect on this CPU (teacher-small, 14,000 steps of batch 64; measured rates, benchmarks/results/default-bundle/).
+flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
+if [[ "$flags" == *avx512_bf16* || "$flags" == *amx_bf16* ]]; then
+  echo "CPU has native bf16 (AVX512-BF16/AMX): the teacher trains with bf16 autocast, about 230 clips/s on 2 cores:" \
+    "teacher ~65 min, corpus ~20 min (2 jobs), student + export + evals ~25 min"
+else
+  echo "CPU without native bf16 (e.g. AVX2 only): the teacher trains in float32, about 60 clips/s on 2 cores:" \
+    "teacher ~4 h 10 min, corpus ~25 min, student + export + evals ~40 min. Every stage resumes: rerun this script" \
+    "after an interruption. NOTE: float32 and bf16 runs are different models; the built-in bundle was trained with bf16."
+fi
+
+"$SE" data synth --out "$WORK/corpus" --clips "$CLIPS" --speakers "$SPEAKERS" --seed "$SEED" --jobs "$JOBS" \
+  --voices "$VOICES"
 "$SE" data stats "$WORK/corpus" > "$WORK/corpus-stats.txt"
-"$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-test" --seed "$SEED" --overwrite
 "$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-holdout" --holdout-voices "$HOLDOUT" --seed "$SEED" \
   --overwrite
-"$SE" train --recipe "$TEACHER_RECIPE" --data "$WORK/corpus" --out "$WORK/teacher" \
+"$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-test" --seed "$SEED" \
+  --exclude-holdout "$WORK/suite-holdout/holdout.json" --overwrite
+"$SE" train --recipe "$TEACHER_RECIPE" --data "$WORK/corpus" --out "$WORK/teacher" --no-progress \
   --exclude-holdout "$WORK/suite-holdout/holdout.json" $([ -f "$WORK/teacher/state.json" ] && echo --resume)
 "$SE" distill --teacher "$WORK/teacher" --recipe "$STUDENT_RECIPE" --data "$WORK/corpus" --out "$WORK/student" \
-  --exclude-holdout "$WORK/suite-holdout/holdout.json" $([ -f "$WORK/student/state.json" ] && echo --resume)
+  --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
+  $([ -f "$WORK/student/state.json" ] && echo --resume)
 rm -rf "$OUT.new"
-"$SE" export --model "$WORK/student" --out "$OUT.new" --int8 --with-text --calibration "$WORK/corpus" \
-  --suite "$WORK/suite-test"
-rm -rf "$OUT" && mv "$OUT.new" "$OUT"
-"$SE" eval --suite "$WORK/suite-test" --model "$WORK/teacher" --json "$WORK/eval-teacher-test.json"
-"$SE" eval --suite "$WORK/suite-test" --model "$OUT" --json "$WORK/eval-default-test.json"
-"$SE" eval --suite "$WORK/suite-holdout" --model "$OUT" --json "$WORK/eval-default-holdout.json"
-PY=$(dirname "$SE")/python
+"$SE" export --model "$WORK/student" --out "$OUT.new" --profile "$PROFILE" --int8 --with-text \
+  --calibration "$WORK/corpus" --suite "$WORK/suite-test" | tee "$WORK/export.log"
+for s in test holdout; do
+  "$SE" eval --suite "$WORK/suite-$s" --model "$WORK/teacher" --json "$WORK/eval-teacher-$s.json" \
+    --markdown "$WORK/eval-teacher-$s.md"
+  "$SE" eval --suite "$WORK/suite-$s" --model "$OUT.new" --json "$WORK/eval-bundle-$s.json" \
+    --markdown "$WORK/eval-bundle-$s.md"
+done
 "$PY" -m slap_edge.export.card --teacher "$WORK/teacher" --student "$WORK/student" --corpus "$WORK/corpus" \
   --holdout "$WORK/suite-holdout/holdout.json" \
-  --eval "Held-out speakers (suite from the corpus' test split)" "$WORK/eval-default-test.json" \
-  --eval "Held-out voices (never heard in training)" "$WORK/eval-default-holdout.json" \
-  --out "$WORK/card-sections.md"
-"$SE" bundle card "$OUT" --append "$WORK/card-sections.md"
-echo "default bundle rebuilt in $OUT; evaluations in $WORK/eval-*.json"
+  --recipe "$TEACHER_RECIPE" --recipe "$STUDENT_RECIPE" --recipe "$PROFILE" \
+  --eval "Held-out speakers (suite from the corpus' test split)" "$WORK/suite-test" "$WORK/eval-bundle-test.json" \
+  --eval "Held-out voices (never heard in training)" "$WORK/suite-holdout" "$WORK/eval-bundle-holdout.json" \
+  --teacher-eval "$WORK/eval-teacher-test.json" --teacher-eval "$WORK/eval-teacher-holdout.json" \
+  --record "$WORK/record.json" --out "$WORK/card-sections.md"
+"$SE" bundle card "$OUT.new" --append "$WORK/card-sections.md" --record "$WORK/record.json"
+rm -rf "$OUT" && mv "$OUT.new" "$OUT"
+"$SE" bundle verify "$OUT"
+echo "bundle rebuilt in $OUT; evaluations in $WORK/eval-*.json; record in $WORK/record.json"

@@ -573,10 +573,12 @@ def export_bundle(
     return report
 
 
-def append_model_card(bundle_dir: str | Path, sections: list[str]) -> Path:
+def append_model_card(bundle_dir: str | Path, sections: list[str], record: dict[str, Any] | None = None) -> Path:
     """Append markdown ``sections`` (measured after export: evaluation tables, latency) to a bundle folder's
-    MODEL_CARD.md and update its checksum in manifest.json, so the bundle still verifies. Both files are replaced
-    atomically; the bundle is checked with the kiosk's loader afterwards."""
+    MODEL_CARD.md and update its checksum in manifest.json, so the bundle still verifies. ``record`` (commit, hashes
+    of recipes and configs, corpus fingerprint, suites; `slap_edge.export.card.build_record`) is stored as the
+    manifest's ``record``. Both files are replaced atomically; the bundle is checked with the kiosk's loader
+    afterwards."""
     root = Path(bundle_dir)
     manifest_path, card_path = root / MANIFEST, root / MODEL_CARD
     if not manifest_path.is_file() or not card_path.is_file():
@@ -588,6 +590,8 @@ def append_model_card(bundle_dir: str | Path, sections: list[str]) -> Path:
     tmp_card.write_text(text, encoding="utf-8")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest["files"][MODEL_CARD] = {"sha256": sha256_file(tmp_card), "size": tmp_card.stat().st_size}
+    if record is not None:
+        manifest["record"] = record
     tmp_manifest = manifest_path.with_name(manifest_path.name + ".tmp")
     tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     tmp_card.replace(card_path)

@@ -33,14 +33,22 @@ def export_command(
     suite: Path | None = typer.Option(None, "--suite", help="Eval suite: zero-shot agreement PyTorch/fp32/int8."),
     profile: Path | None = typer.Option(None, "--profile", help="Export profile JSON (export/profiles/*.json)."),
     tensorrt: bool = typer.Option(False, "--tensorrt", help="Also build a TensorRT fp16 engine (needs tensorrt)."),
+    allow_partial: bool = typer.Option(
+        False, "--allow-partial", help="Accept a run stopped before its recipe's last step (experiments only)."
+    ),
 ) -> None:
     """Write the edge bundle of a run: audio.onnx (front end inside), manifest, model card; checks itself."""
     from slap_edge.bundle import BundleError
     from slap_edge.config import ConfigError, load_config
     from slap_edge.export.bundle import ExportProfile, export_bundle
     from slap_edge.export.onnx import ExportError
+    from slap_edge.train.checkpoint import CheckpointError, check_run_complete
 
     try:
+        if (model / "state.json").is_file():
+            step, steps = check_run_complete(model, allow_partial=allow_partial)
+            if step < steps:
+                typer.echo(f"warning: {model} is unfinished (step {step} of {steps}); --allow-partial given")
         prof = load_config(ExportProfile, profile) if profile else ExportProfile()
         if tensorrt and "fp16" not in prof.tensorrt:
             prof = dataclasses.replace(prof, tensorrt=(*prof.tensorrt, "fp16"))
@@ -55,7 +63,7 @@ def export_command(
             profile=prof,
             log=typer.echo,
         )
-    except (ExportError, ConfigError, BundleError) as exc:
+    except (ExportError, ConfigError, BundleError, CheckpointError) as exc:
         raise _fail(str(exc)) from exc
     for line in report.lines():
         typer.echo(line)
@@ -177,11 +185,14 @@ def distill_command(
     exclude_holdout: str | None = typer.Option(
         None, "--exclude-holdout", help="Drop held-out voices (a suite's holdout.json or patterns), as in train."
     ),
+    allow_partial: bool = typer.Option(
+        False, "--allow-partial", help="Accept a teacher stopped before its recipe's last step (experiments only)."
+    ),
 ) -> None:
     """Distil a teacher into a student with the same trainer (task "distill"); the text tower is the teacher's."""
     from slap_edge.config import ConfigError, load_config, to_dict
     from slap_edge.data.suite_builder import holdout_patterns
-    from slap_edge.train.checkpoint import CheckpointError, read_run_config
+    from slap_edge.train.checkpoint import CheckpointError, check_run_complete, read_run_config
     from slap_edge.train.config import TrainRecipe
     from slap_edge.train.data import CorpusError
     from slap_edge.train.trainer import TrainingError, train
@@ -197,6 +208,9 @@ def distill_command(
                 f"{teacher}: not a run folder (no config.json); give the teacher's --out of slap-edge train"
             )
         teacher_config = read_run_config(teacher)
+        step, steps = check_run_complete(teacher, allow_partial=allow_partial)
+        if step < steps:
+            typer.echo(f"warning: the teacher {teacher} is unfinished (step {step} of {steps}); --allow-partial given")
         # The student takes the teacher's text tower, so its text settings must be the teacher's.
         overrides = {**rec.model_overrides, "text": to_dict(teacher_config.model.text)}
         options = {**rec.task_options, "teacher": str(teacher.resolve())}
@@ -236,15 +250,26 @@ def bundle_verify(bundle: Path = typer.Argument(..., help="Bundle folder or .tar
 def bundle_card(
     bundle: Path = typer.Argument(..., help="Bundle folder."),
     append: list[Path] = typer.Option(..., "--append", help="Markdown file to append (repeatable), in order."),
+    record: Path | None = typer.Option(
+        None, "--record", help="Record JSON (python -m slap_edge.export.card --record) to store in the manifest."
+    ),
 ) -> None:
     """Append measured sections (eval tables, latency) to MODEL_CARD.md, keeping the manifest's checksums true."""
+    import json
+
     from slap_edge.bundle import BundleError
     from slap_edge.export.bundle import append_model_card
     from slap_edge.export.onnx import ExportError
 
     try:
         sections = [p.read_text(encoding="utf-8") for p in append]
-        card = append_model_card(bundle, sections)
+        try:
+            record_data = json.loads(record.read_text(encoding="utf-8")) if record else None
+        except json.JSONDecodeError as exc:
+            raise ExportError(f"{record}: not JSON ({exc})") from exc
+        if record_data is not None and not isinstance(record_data, dict):
+            raise ExportError(f"{record}: a record is a JSON object, got {type(record_data).__name__}")
+        card = append_model_card(bundle, sections, record=record_data)
     except (OSError, BundleError, ExportError) as exc:
         raise _fail(str(exc), code=1) from exc
     typer.echo(f"appended {len(sections)} section(s) to {card}")
@@ -256,12 +281,33 @@ def trt_check(
 ) -> None:
     """Will TensorRT build it? opset >= 17, every op supported, input shapes fixed or bounded. Needs no GPU."""
     from slap_edge.export.onnx import ExportError
-    from slap_edge.export.tensorrt import AUDIO_FP32_ONNX, AUDIO_QDQ_ONNX, check_tensorrt_compat
+    from slap_edge.export.tensorrt import PRECISIONS, check_tensorrt_compat, engine_source
 
     if target.is_dir():
-        paths = [target / n for n in ("audio.onnx", AUDIO_FP32_ONNX, AUDIO_QDQ_ONNX) if (target / n).is_file()]
-        if not paths:
+        if not (target / "audio.onnx").is_file():
             raise _fail(f"{target}: no audio.onnx here")
+        # A bundle: check the graph each engine precision would be built from (engine_source), as `trt build` does;
+        # an ONNX Runtime int8 audio.onnx is not one of them when the bundle carries its float or QDQ graph.
+        manifest_path = target / "manifest.json"
+        if not manifest_path.is_file():
+            raise _fail(f"{target}: no manifest.json; give a bundle folder or an ONNX file")
+        import json
+
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        paths, missing = [], []
+        for precision in PRECISIONS:
+            try:
+                source = engine_source(target, manifest, precision)
+            except ExportError as exc:
+                missing.append(f"{precision}: {exc}")
+                continue
+            typer.echo(f"TensorRT {precision} engine would be built from {source.name}")
+            if source not in paths:
+                paths.append(source)
+        for line in missing:
+            typer.echo(f"no TensorRT {line}")
+        if not paths:
+            raise _fail(f"{target}: no graph TensorRT can build an engine from", code=1)
     elif target.is_file():
         paths = [target]
     else:

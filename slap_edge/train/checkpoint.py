@@ -96,6 +96,24 @@ def load_weights(model: SlapModel, run_dir: Path, expected_step: int | None = No
         )
 
 
+def check_run_complete(run_dir: str | Path, allow_partial: bool = False) -> tuple[int, int]:
+    """``(step, recipe steps)`` of a run; a run stopped before its recipe's last step is refused.
+
+    A run cut short (``--max-minutes``, ``--max-steps``, a crash) has a learning rate that never decayed: a model
+    distilled or exported from it is not the recipe's model. With ``allow_partial`` it is accepted (for experiments),
+    and the caller says so.
+    """
+    run_dir = Path(run_dir)
+    step, steps = int(read_state(run_dir)["step"]), read_run_config(run_dir).recipe.steps
+    if step < steps and not allow_partial:
+        raise CheckpointError(
+            f"{run_dir}: trained {step} of its recipe's {steps} steps (stopped by --max-minutes, --max-steps or an "
+            "interruption); finish it with `slap-edge train ... --resume` (or `distill ... --resume`), or pass "
+            "--allow-partial to use the unfinished run anyway"
+        )
+    return step, steps
+
+
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[SlapModel, RunConfig]:
     """The trained model of a run folder (in eval mode) and its run config."""
     run_dir = Path(run_dir)

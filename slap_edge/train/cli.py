@@ -69,6 +69,13 @@ def train_command(
             f"{result.steps_per_s:.3f} steps/s, {result.clips_per_s:.1f} clips/s; "
             f"{result.bad_clips} of {result.n_clips} clips unreadable"
         )
+        if result.step < cfg.steps:
+            console.print(
+                f"[yellow]warning:[/yellow] the run stopped at step {result.step} of the recipe's {cfg.steps}: it is "
+                f"unfinished, and distill/export refuse it; continue with the same command plus --resume",
+                markup=True,
+                highlight=False,
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -386,7 +386,14 @@ def _train(
             time_up = values.pop() > 0
             if time_up and step < end_step:
                 if dist.is_main:
-                    log.warning("time budget of %g min reached: stopping at step %d of %d", max_minutes, step, end_step)
+                    log.warning(
+                        "time budget of %g min reached: stopping at step %d of %d. THE RECIPE IS NOT COMPLETE: the "
+                        "learning rate has not decayed, so this is not the recipe's model; distill and export refuse "
+                        "it. Finish it with --resume.",
+                        max_minutes,
+                        step,
+                        end_step,
+                    )
                 end_step = step
             if not all(math.isfinite(v) for v in values[:-1]):
                 kept = (

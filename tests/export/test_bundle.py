@@ -189,3 +189,43 @@ def test_model_card_append_keeps_bundle_verifiable(bundle_copy: Path) -> None:
     (bundle_copy / "MODEL_CARD.md").write_text(card + "tampered\n")
     with pytest.raises(BundleError, match="MODEL_CARD.md"):
         append_model_card(bundle_copy, ["more"])
+
+
+def test_trt_check_of_a_bundle_checks_the_graphs_engines_are_built_from(
+    tmp_path: Path, corpus: Path, int8_bundle: tuple[Path, object]
+) -> None:
+    """An int8 bundle that carries audio_fp32.onnx and audio_qdq.onnx is buildable by TensorRT: `trt check` checks
+    those two (what `trt build` uses), not the ONNX Runtime int8 audio.onnx; without them it fails, naming why."""
+    from typer.testing import CliRunner
+
+    from slap_edge.cli import app
+    from slap_edge.export.bundle import ExportProfile
+
+    out = tmp_path / "jetson"
+    profile = ExportProfile(int8=True, tensorrt=("fp16", "int8"))
+    export_bundle(student("student-cnn-tiny"), out, int8=True, calibration=corpus, profile=profile)
+    runner = CliRunner()
+    result = runner.invoke(app, ["trt", "check", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "fp16 engine would be built from audio_fp32.onnx" in result.output
+    assert "int8 engine would be built from audio_qdq.onnx" in result.output
+    plain = runner.invoke(app, ["trt", "check", str(int8_bundle[0])])
+    assert plain.exit_code == 1 and "no TensorRT fp16: " in plain.output
+
+
+def test_bundle_card_stores_the_record_in_the_manifest(bundle_copy: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from slap_edge.cli import app
+
+    section, record = tmp_path / "s.md", tmp_path / "record.json"
+    section.write_text("## Record\n\n- commit x\n")
+    record.write_text(json.dumps({"git_commit": "abc", "suites": []}))
+    result = CliRunner().invoke(app, ["bundle", "card", str(bundle_copy), "--append", str(section), "--record",
+                                      str(record)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert load_bundle(bundle_copy).manifest["record"] == {"git_commit": "abc", "suites": []}
+    record.write_text("[1, 2]")
+    bad = CliRunner().invoke(app, ["bundle", "card", str(bundle_copy), "--append", str(section), "--record",
+                                   str(record)])  # fmt: skip
+    assert bad.exit_code == 1 and "a record is a JSON object" in bad.output

@@ -19,7 +19,7 @@ from slap_edge.data.manifest import read_manifest, write_manifest
 from slap_edge.eval.embedders import run_source
 from slap_edge.eval.runner import caption_retrieval, evaluate_suite
 from slap_edge.eval.suite import load_suite
-from slap_edge.train.checkpoint import CheckpointError, load_run, read_state
+from slap_edge.train.checkpoint import CheckpointError, check_run_complete, load_run, read_state
 from slap_edge.train.config import TrainRecipe
 from slap_edge.train.data import CorpusError
 from slap_edge.train.losses import contrastive_loss
@@ -103,8 +103,13 @@ def test_max_minutes_stops_with_a_checkpoint_and_resumes(tone_corpus: Path, tmp_
     result = train(recipe, tone_corpus, tmp_path / "run", cache_dir=cache, progress=False, max_minutes=1e-6)
     assert result.step == 1 and read_state(tmp_path / "run")["step"] == 1
     assert sorted(losses(tmp_path / "run")) == [1]
+    # A run cut short is not the recipe's model: distill and export refuse it unless told otherwise.
+    with pytest.raises(CheckpointError, match="trained 1 of its recipe's 8 steps"):
+        check_run_complete(tmp_path / "run")
+    assert check_run_complete(tmp_path / "run", allow_partial=True) == (1, 8)
     result = train(recipe, tone_corpus, tmp_path / "run", cache_dir=cache, progress=False, resume=True)
     assert result.start_step == 1 and result.step == 8
+    assert check_run_complete(tmp_path / "run") == (8, 8)
     with pytest.raises(ValueError, match="max_minutes"):
         train(recipe, tone_corpus, tmp_path / "other", cache_dir=cache, progress=False, max_minutes=0)
 

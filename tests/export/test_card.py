@@ -1,0 +1,80 @@
+"""The bundle's record: commit, hashes of recipes and model configs, corpus fingerprint, suites, licence terms."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from slap_edge.config import save_config
+from slap_edge.data.manifest import read_manifest, write_manifest
+from slap_edge.data.voices import MBROLA_LICENCE
+from slap_edge.export.card import build_record, licence_terms, record_section, suite_fingerprint
+from slap_edge.models.registry import resolve_model_config
+from slap_edge.train.config import RunConfig, TrainRecipe
+
+
+def _run(folder: Path, model: str, steps: int, done: int, data: Path) -> Path:
+    folder.mkdir(parents=True)
+    recipe = TrainRecipe(model=model, steps=steps)
+    save_config(RunConfig(model=resolve_model_config(model), recipe=recipe, data=str(data)), folder / "config.json")
+    (folder / "state.json").write_text(json.dumps({"step": done}))
+    return folder
+
+
+def _report(path: Path, suite: str, zero_shot: float, probe: float) -> Path:
+    path.write_text(json.dumps({"suite": suite, "n_clips": 6, "zero_shot_mean": zero_shot, "probe_mean": probe}))
+    return path
+
+
+def test_licence_terms_say_what_may_be_shipped() -> None:
+    assert "non-commercial" in licence_terms(MBROLA_LICENCE) and "VOICES=espeak" in licence_terms(MBROLA_LICENCE)
+    assert "commercial included" in licence_terms("GPL-3.0-or-later")
+    assert "not assessed" in licence_terms("CC-BY-NC-4.0")
+
+
+def test_record_hashes_everything_and_reports_the_gap(tmp_path: Path, corpus: Path, suite: Path) -> None:
+    data = Path(shutil.copytree(corpus, tmp_path / "corpus"))
+    records = [  # half MBROLA, half espeak-ng, as the default corpus
+        dataclasses.replace(r, licence=MBROLA_LICENCE, engine="mbrola")
+        if i % 2
+        else dataclasses.replace(r, licence="GPL-3.0-or-later", engine="espeak-ng")
+        for i, r in enumerate(read_manifest(data / "manifest.jsonl"))
+    ]
+    write_manifest(records, data / "manifest.jsonl")
+    teacher = _run(tmp_path / "teacher", "teacher-tiny", 10, 10, data)
+    student = _run(tmp_path / "student", "student-vit-nano", 5, 5, data)
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text('{"model": "teacher-tiny"}\n')
+    record = build_record(
+        teacher,
+        student,
+        data,
+        [recipe],
+        [("Held-out speakers", suite, _report(tmp_path / "b.json", "tiny", 0.80, 0.85))],
+        [_report(tmp_path / "t.json", "tiny", 0.86, 0.88)],
+    )
+    assert record["git_commit"]
+    assert record["recipes"] == {str(recipe): hashlib.sha256(recipe.read_bytes()).hexdigest()}
+    runs = record["runs"]
+    assert runs["teacher"]["model_config_sha256"] != runs["student"]["model_config_sha256"]
+    assert (runs["teacher"]["steps"], runs["teacher"]["recipe_steps"]) == (10, 10)
+    assert record["corpus"]["manifest_sha256"] == hashlib.sha256((data / "manifest.jsonl").read_bytes()).hexdigest()
+    assert set(record["licences"]) == {MBROLA_LICENCE, "GPL-3.0-or-later"}
+    assert record["licences"][MBROLA_LICENCE]["clips"] == 4
+    (entry,) = record["suites"]
+    assert entry["suite_sha256"] == suite_fingerprint(suite) and entry["student_gap_zero_shot"] == pytest.approx(0.06)
+    text = record_section(record)
+    assert "non-commercial use only" in text and "| 0.800 | 0.850 | 0.860 | +0.060 |" in text
+
+
+def test_suite_fingerprint_changes_with_the_clips(tmp_path: Path, suite: Path) -> None:
+    copy = Path(shutil.copytree(suite, tmp_path / "s"))
+    before = suite_fingerprint(copy)
+    with (copy / "clips.jsonl").open("a") as handle:
+        handle.write("\n")
+    assert suite_fingerprint(copy) != before
