@@ -26,7 +26,8 @@ help:
 	@echo "make setup-base         $(BASE_VENV) with the kiosk install only (no torch)"
 	@echo "make mbrola-voices      (root) MBROLA voices for the corpus, from Debian contrib/non-free"
 	@echo "make mbrola-voices-extra (root) 11 more MBROLA voices (German, French, Spanish, Italian, Portuguese)"
-	@echo "make reproduce-default  rebuild the default bundle from nothing (hours on a CPU)"
+	@echo "make reproduce-default  rebuild the default bundle from nothing (2-5 hours on a 2-core CPU; resumable)"
+	@echo "make reproduce-default VOICES=espeak   the same chain without MBROLA voices (no non-commercial data)"
 
 debian-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -91,8 +92,9 @@ format: setup
 demo: setup-base
 	$(BASE_VENV)/bin/python -m slap_edge.demo
 
+VOICES ?= all
 reproduce-default: setup
-	bash train/reproduce_default.sh
+	VOICES=$(VOICES) bash train/reproduce_default.sh
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
