@@ -98,6 +98,12 @@ def suite_fingerprint(suite: Path) -> str:
     return digest.hexdigest()
 
 
+def _means(report: dict[str, Any]) -> dict[str, float | None]:
+    """Zero-shot and probe means of a `slap-edge eval --json` report (the probe is absent with --no-probe)."""
+    probe = report.get("linear_probe") or {}
+    return {"zero_shot_mean": report["zero_shot"]["mean_macro_f1"], "probe_mean": probe.get("mean_macro_f1")}
+
+
 def build_record(
     teacher_run: Path,
     student_run: Path,
@@ -137,7 +143,7 @@ def build_record(
     teacher_scores = {}
     for path in teacher_evals:
         report = json.loads(path.read_text())
-        teacher_scores[report["suite"]] = {k: report.get(k) for k in ("zero_shot_mean", "probe_mean")}
+        teacher_scores[report["suite"]] = _means(report)
     suites = []
     for title, suite, report_path in evals:
         report = json.loads(report_path.read_text())
@@ -146,12 +152,12 @@ def build_record(
             "suite": report["suite"],
             "suite_sha256": suite_fingerprint(suite),
             "clips": report.get("n_clips"),
-            "bundle": {k: report.get(k) for k in ("zero_shot_mean", "probe_mean")},
+            "bundle": _means(report),
         }
         if report["suite"] in teacher_scores:
             entry["teacher"] = teacher_scores[report["suite"]]
             entry["student_gap_zero_shot"] = round(
-                teacher_scores[report["suite"]]["zero_shot_mean"] - report["zero_shot_mean"], 4
+                teacher_scores[report["suite"]]["zero_shot_mean"] - entry["bundle"]["zero_shot_mean"], 4
             )
         suites.append(entry)
     return {

@@ -27,7 +27,8 @@ def _run(folder: Path, model: str, steps: int, done: int, data: Path) -> Path:
 
 
 def _report(path: Path, suite: str, zero_shot: float, probe: float) -> Path:
-    path.write_text(json.dumps({"suite": suite, "n_clips": 6, "zero_shot_mean": zero_shot, "probe_mean": probe}))
+    report = {"suite": suite, "n_clips": 6, "zero_shot": {"mean_macro_f1": zero_shot}}
+    path.write_text(json.dumps(report | {"linear_probe": {"mean_macro_f1": probe}}))
     return path
 
 
