@@ -43,15 +43,20 @@ if [ "$VOICES" = all ]; then
     "the 43 of 'make mbrola-voices-extra', 35 of them usable): this corpus will differ from the built-in bundle's" >&2
 fi
 
-# What to expect on this CPU (teacher-small, 14,000 steps of batch 64; measured rates, benchmarks/results/default-bundle/).
+# What to expect on this CPU: the teacher recipe's steps of batch 64 at measured rates (2 cores; see
+# benchmarks/results/default-bundle/README.md): bf16 autocast 110 clips/s on a 2-vCPU Intel Xeon with AMX (2026-12-04),
+# 234 on a 2-core AMD EPYC with AVX512-BF16 (2026-11-28); float32 on an AVX2-only EPYC about 60.
+steps=$(grep -o '"steps": *[0-9]*' "$TEACHER_RECIPE" | grep -o '[0-9]*$')
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 if [[ "$flags" == *avx512_bf16* || "$flags" == *amx_bf16* ]]; then
-  echo "CPU has native bf16 (AVX512-BF16/AMX): the teacher trains with bf16 autocast, about 230 clips/s on 2 cores:" \
-    "teacher ~65 min, corpus ~20 min (2 jobs), student + export + evals ~25 min"
+  echo "CPU has native bf16 (AVX512-BF16/AMX): the teacher's $steps steps train with bf16 autocast at 110-234 clips/s" \
+    "on 2 cores: $((steps * 64 / 234 / 60))-$((steps * 64 / 110 / 60)) min; the corpus 20-40 min; student, export" \
+    "and evals about 25 min"
 else
-  echo "CPU without native bf16 (e.g. AVX2 only): the teacher trains in float32, about 60 clips/s on 2 cores:" \
-    "teacher ~4 h 10 min, corpus ~25 min, student + export + evals ~40 min. Every stage resumes: rerun this script" \
-    "after an interruption. NOTE: float32 and bf16 runs are different models; the built-in bundle was trained with bf16."
+  echo "CPU without native bf16 (e.g. AVX2 only): the teacher's $steps steps train in float32 at about 60 clips/s on" \
+    "2 cores: about $((steps * 64 / 60 / 60)) min; the corpus 25-40 min; student, export and evals about 40 min." \
+    "Every stage resumes: rerun this script after an interruption. NOTE: a float32 run is not the bf16 model the" \
+    "built-in bundle was trained as; its figures will differ slightly."
 fi
 
 "$SE" data synth --out "$WORK/corpus" --clips "$CLIPS" --speakers "$SPEAKERS" --seed "$SEED" --jobs "$JOBS" \
