@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from slap_edge.export.onnx import ExportError
+from slap_edge.export.onnx import ExportError, OnnxCheck
 
 INT16_MIN, INT16_MAX = -32768, 32767
 # Largest |int8 weight| whose products with any uint8 activation cannot saturate a pair: 255 * 64 * 2 = 32640.
@@ -244,8 +244,10 @@ class _Rewriter:
             raise ExportError(f"{node.name}: only group-1 convolutions with explicit pads are emulated")
         oc, c, *kernel = w.shape
         k = c * int(np.prod(kernel))
-        # im2col as a convolution with one-hot filters: exact, since the raw values are integers below 256.
-        onehot = np.eye(k + k % 2, k, dtype=np.float32).reshape(k + k % 2, c, *kernel)
+        # im2col as a convolution with one-hot filters (exact: the raw values are integers below 256), in the order
+        # ONNX Runtime's QLinearConv reduces over: channels last, so (*kernel, channel) with the channel innermost.
+        onehot = np.eye(k + k % 2, k, dtype=np.float32).reshape(k + k % 2, *kernel, c)
+        onehot = np.ascontiguousarray(np.moveaxis(onehot, -1, 1))
         pads = list(attrs.get("pads", [0] * 2 * len(kernel)))
         if any(pads):
             # Padding is the zero *point* (a real 0), which is what MLAS pads quantized inputs with.
@@ -259,7 +261,7 @@ class _Rewriter:
         patches = self.node(
             "Reshape", [patches, self.const("pairs", np.array([0, kp // 2, 2, -1], np.int64))], "ppairs"
         )
-        w_cols = w.reshape(oc, k).T
+        w_cols = np.moveaxis(w, 1, -1).reshape(oc, k).T
         if k % 2:
             w_cols = np.concatenate([w_cols, np.zeros((1, oc), np.int32)])
         acc = self.pair_sum(patches, self.const("w", w_cols.reshape(-1, 2, oc)), "bjpl,jpo->bjol")
@@ -314,7 +316,7 @@ def emulate_integer_kernels(src: str | Path, dst: str | Path, *, saturate: bool)
             acc, shape = rw.matmul(a_raw, a_zero, w)
             rw.node("Reshape", [acc, shape], "out", out=node.output[0])
             counts["MatMulInteger"] += 1
-        elif node.op_type in ("MatMul", "Conv") and _is_qdq(node, producers, rw.initializers):
+        elif node.op_type in ("MatMul", "Conv") and _is_qdq(node, producers, rw.initializers) and not _depthwise(node):
             x_dq, w_dq = producers[node.input[0]], producers[node.input[1]]
             x_q, x_scale = x_dq.input[0], x_dq.input[1]
             x_zp = x_dq.input[2] if len(x_dq.input) > 2 else None
@@ -362,6 +364,12 @@ def emulate_integer_kernels(src: str | Path, dst: str | Path, *, saturate: bool)
     )
 
 
+def _depthwise(node: Any) -> bool:
+    """A grouped convolution: MLAS runs these with its depthwise kernels, which widen to 16 bits before multiplying
+    (exact on every path), so they are left to ONNX Runtime."""
+    return node.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in node.attribute)
+
+
 def _is_qdq(node: Any, producers: dict[str, Any], initializers: dict[str, Any]) -> bool:
     """A MatMul/Conv whose activation and constant weight both come from DequantizeLinear (static QDQ)."""
     if len(node.input) < 2:
@@ -374,3 +382,58 @@ def _is_qdq(node: Any, producers: dict[str, Any], initializers: dict[str, Any]) 
         and w_dq.op_type == "DequantizeLinear"
         and w_dq.input[0] in initializers
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Int8PathsCheck:
+    """int8 against fp32 as this CPU runs it, and as the exact and the saturating kernels compute it (emulated)."""
+
+    kernel_path: KernelPath
+    native: OnnxCheck
+    exact: OnnxCheck
+    saturating: OnnxCheck
+    max_weight_abs: int
+
+    @property
+    def min_cosine(self) -> float:
+        """The worst of the three: an int8 file must hold on every CPU, not only on the one that exported it."""
+        return min(self.native.min_cosine, self.exact.min_cosine, self.saturating.min_cosine)
+
+    def describe(self) -> str:
+        safe = "cannot" if self.max_weight_abs <= MAX_SAFE_WEIGHT else "can"
+        return (
+            f"measured on {self.kernel_path.describe()}: {self.native.describe()}; "
+            f"emulated exact 32-bit kernels (VNNI/AMX/ARM): cosine min {self.exact.min_cosine:.6f}; "
+            f"emulated AVX2/AVX-512 without VNNI (vpmaddubsw): cosine min {self.saturating.min_cosine:.6f}; "
+            f"max |int8 weight| {self.max_weight_abs} ({safe} saturate a 16-bit pair)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        def figures(check: OnnxCheck) -> dict[str, float]:
+            return {"min_cosine": round(check.min_cosine, 6), "mean_cosine": round(check.mean_cosine, 6)}
+
+        return {
+            "measured_on": self.kernel_path.to_dict(),
+            "native": figures(self.native),
+            "emulated_exact": figures(self.exact),
+            "emulated_saturating": figures(self.saturating),
+            "max_weight_abs": self.max_weight_abs,
+        }
+
+
+def check_int8_paths(fp32_path: str | Path, int8_path: str | Path, *, window_samples: int) -> Int8PathsCheck:
+    """Compare ``int8_path`` with ``fp32_path`` natively and under both kernel emulations (spec: export's check)."""
+    import tempfile
+
+    from slap_edge.export.onnx import compare_audio
+
+    native = compare_audio(fp32_path, int8_path, window_samples=window_samples)
+    with tempfile.TemporaryDirectory(prefix="slap-int8-emul-") as tmp:
+        checks = {}
+        max_abs = 0
+        for saturate in (False, True):
+            emulated = Path(tmp) / f"{'saturating' if saturate else 'exact'}.onnx"
+            report = emulate_integer_kernels(int8_path, emulated, saturate=saturate)
+            max_abs = report.max_weight_abs
+            checks[saturate] = compare_audio(fp32_path, emulated, window_samples=window_samples)
+    return Int8PathsCheck(int8_kernel_path(), native, checks[False], checks[True], max_abs)
