@@ -149,6 +149,7 @@ def quantize_audio_onnx(
     *,
     calibration: Sequence[np.ndarray] | None,
     for_tensorrt: bool = False,
+    reduce_range: bool = REDUCE_RANGE,
 ) -> QuantizeReport:
     """Write an int8 version of ``fp32_path`` to ``out_path`` (metadata kept, plus ``precision=int8``).
 
@@ -156,6 +157,8 @@ def quantize_audio_onnx(
     convolutions outside the front end (static QDQ calibrates their activation ranges on them).
     ``for_tensorrt``: a pure QDQ graph (Conv, MatMul and Gemm all static, symmetric) that TensorRT builds an int8
     engine from; ONNX Runtime runs it too, but the default mix is faster on a CPU.
+    ``reduce_range``: 7-bit weights (the default; see the module docstring). False gives full-range int8 weights,
+    which saturate on AVX2/AVX-512 CPUs without VNNI: only for measuring that (benchmarks/bench_int8_kernels.py).
     """
     import onnx
     from onnxruntime.quantization import (
@@ -213,7 +216,7 @@ def quantize_audio_onnx(
                     activation_type=QuantType.QInt8,
                     weight_type=QuantType.QInt8,
                     calibrate_method=CalibrationMethod.MinMax,
-                    reduce_range=REDUCE_RANGE,
+                    reduce_range=reduce_range,
                     # Symmetric activations give a zero point of 0, which TensorRT requires of QDQ graphs; MatMuls
                     # between two activations (attention) stay float.
                     extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "MatMulConstBOnly": True},
@@ -230,7 +233,7 @@ def quantize_audio_onnx(
                     nodes_to_exclude=sorted(frontend),
                     weight_type=QuantType.QInt8,
                     per_channel=False,
-                    reduce_range=REDUCE_RANGE,
+                    reduce_range=reduce_range,
                     # Attention's activation x activation MatMuls stay float: quantizing both sides costs accuracy
                     # and saves nothing in file size.
                     extra_options={"MatMulConstBOnly": True},
