@@ -133,3 +133,17 @@ def test_export_profiles_in_the_repository_load() -> None:
     assert profiles
     for path in profiles:
         load_config(ExportProfile, path)
+
+
+def test_quantize_command_prints_both_kernel_paths(vit_fp32: Path, corpus: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from slap_edge.cli import app
+
+    out = tmp_path / "q.onnx"
+    args = ["quantize", "--onnx", str(vit_fp32), "--out", str(out), "--calibration", str(corpus), "--clips", "2"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "measured on x86_64" in result.output or "measured on aarch64" in result.output
+    assert "emulated AVX2/AVX-512 without VNNI (vpmaddubsw): cosine min" in result.output
+    assert "max |int8 weight| 64 (cannot saturate" in result.output
