@@ -50,6 +50,7 @@ from slap_edge.export.onnx import (
 from slap_edge.export.tensorrt import AUDIO_FP32_ONNX, AUDIO_QDQ_ONNX
 
 if TYPE_CHECKING:
+    from slap_edge.export.int8_kernels import Int8PathsCheck
     from slap_edge.models.slap import SlapModel
 
 MIN_ONNX_COSINE = 0.999  # fp32 ONNX against PyTorch: anything lower is an export bug, not rounding
@@ -78,6 +79,9 @@ class ZeroShotCheck:
     agreement_fp32_torch: float
     agreement_int8_fp32: float | None
     unreadable: tuple[str, ...] = ()
+    # int8 as AVX2/AVX-512 CPUs without VNNI compute it (emulated saturating kernels; slap_edge.export.int8_kernels)
+    f1_int8_saturating: float | None = None
+    agreement_int8_saturating_fp32: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +97,7 @@ class ExportReport:
     zero_shot: ZeroShotCheck | None
     sizes: dict[str, int]
     quantization: str | None
+    int8_paths: Int8PathsCheck | None = None
 
     def lines(self) -> list[str]:
         out = [
@@ -101,6 +106,8 @@ class ExportReport:
         ]
         if self.audio_int8 is not None:
             out.append(f"audio int8 ONNX vs fp32 ONNX: {self.audio_int8.describe()}")
+        if self.int8_paths is not None:
+            out.append(f"int8 kernel paths: {self.int8_paths.describe()}")
         if self.quantization:
             out.append(f"quantization: {self.quantization}")
         if self.text is not None:
@@ -113,6 +120,11 @@ class ExportReport:
             )
             if z.f1_int8 is not None:
                 line += f", int8 ONNX {z.f1_int8:.3f} (agreement with fp32 {z.agreement_int8_fp32:.3f})"
+            if z.f1_int8_saturating is not None:
+                line += (
+                    f", int8 on AVX2 without VNNI (emulated) {z.f1_int8_saturating:.3f} "
+                    f"(agreement with fp32 {z.agreement_int8_saturating_fp32:.3f})"
+                )
             out.append(line)
         out.append("files: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in sorted(self.sizes.items())))
         return out
@@ -216,8 +228,13 @@ def zero_shot_check(
     fp32_onnx: Path,
     int8_onnx: Path | None,
     window_samples: int,
+    int8_saturating_onnx: Path | None = None,
 ) -> ZeroShotCheck:
-    """Zero-shot predictions of PyTorch, fp32 ONNX and int8 ONNX on a suite, with the eval stage's own scoring."""
+    """Zero-shot predictions of PyTorch, fp32 ONNX and int8 ONNX on a suite, with the eval stage's own scoring.
+
+    ``int8_saturating_onnx``: the int8 graph rewritten to compute as AVX2/AVX-512 CPUs without VNNI do
+    (`slap_edge.export.int8_kernels.emulate_integer_kernels`), scored as a fourth model.
+    """
     import torch
 
     from slap_edge.eval.embedders import pool_windows
@@ -254,6 +271,8 @@ def zero_shot_check(
     embedders: dict[str, Callable[[np.ndarray], np.ndarray]] = {"torch": torch_windows, "fp32": onnx_windows(fp32_onnx)}
     if int8_onnx is not None:
         embedders["int8"] = onnx_windows(int8_onnx)
+    if int8_saturating_onnx is not None:
+        embedders["int8_saturating"] = onnx_windows(int8_saturating_onnx)
     predictions: dict[str, list[str]] = {k: [] for k in embedders}
     f1: dict[str, list[float]] = {k: [] for k in embedders}
     for task in suite.tasks:
@@ -272,7 +291,7 @@ def zero_shot_check(
     def share(a: list[str], b: list[str]) -> float:
         return sum(x == y for x, y in zip(a, b, strict=True)) / max(1, len(a))
 
-    has_int8 = "int8" in embedders
+    has_int8, has_sat = "int8" in embedders, "int8_saturating" in embedders
     return ZeroShotCheck(
         suite=suite.name,
         clips=len(predictions["torch"]),
@@ -283,6 +302,8 @@ def zero_shot_check(
         agreement_fp32_torch=share(predictions["fp32"], predictions["torch"]),
         agreement_int8_fp32=share(predictions["int8"], predictions["fp32"]) if has_int8 else None,
         unreadable=tuple(unreadable),
+        f1_int8_saturating=float(np.mean(f1["int8_saturating"])) if has_sat else None,
+        agreement_int8_saturating_fp32=share(predictions["int8_saturating"], predictions["fp32"]) if has_sat else None,
     )
 
 
@@ -315,6 +336,8 @@ def _model_card(
     lines += ["", "## Measured while exporting", f"- audio fp32 ONNX vs PyTorch: {report.audio_fp32.describe()}"]
     if report.audio_int8 is not None:
         lines.append(f"- audio int8 ONNX vs fp32 ONNX: {report.audio_int8.describe()}")
+        if report.int8_paths is not None:
+            lines.append(f"- int8 kernel paths: {report.int8_paths.describe()}")
         lines.append(f"- quantization: {report.quantization}")
     if report.text is not None:
         lines.append(f"- text ONNX vs PyTorch: {report.text.describe()}")
@@ -327,6 +350,12 @@ def _model_card(
             + (
                 f", int8 ONNX {z.f1_int8:.3f} (same as fp32 on {z.agreement_int8_fp32:.1%})"
                 if z.f1_int8 is not None
+                else ""
+            )
+            + (
+                f", int8 as AVX2 CPUs without VNNI compute it (emulated) {z.f1_int8_saturating:.3f} "
+                f"(same as fp32 on {z.agreement_int8_saturating_fp32:.1%})"
+                if z.f1_int8_saturating is not None and z.agreement_int8_saturating_fp32 is not None
                 else ""
             )
         )
@@ -429,7 +458,7 @@ def export_bundle(
             raise ExportError(
                 f"audio.onnx disagrees with PyTorch: cosine {fp32_check.min_cosine:.6f} < {MIN_ONNX_COSINE}"
             )
-        int8_check, quant_text, int8_path = None, None, None
+        int8_check, quant_text, int8_path, int8_paths = None, None, None, None
         windows: list[np.ndarray] = []
         if calibration is not None and (int8 or "int8" in profile.tensorrt):
             from slap_edge.export.quantize import calibration_windows
@@ -444,30 +473,35 @@ def export_bundle(
             else:
                 windows = list(calibration)
         if int8:
+            from slap_edge.export.int8_kernels import check_int8_paths
             from slap_edge.export.quantize import quantize_audio_onnx
 
             log(f"quantizing to int8 ({len(windows)} calibration windows) ...")
             int8_path = folder / AUDIO_ONNX
             qreport = quantize_audio_onnx(fp32_path, int8_path, calibration=windows)
             quant_text = qreport.describe()
-            int8_check = compare_audio(fp32_path, int8_path, window_samples=window_samples)
+            int8_paths = check_int8_paths(fp32_path, int8_path, window_samples=window_samples)
+            int8_check = int8_paths.native
             log(f"audio int8 ONNX vs fp32 ONNX: {int8_check.describe()}")
-            if int8_check.min_cosine < MIN_INT8_COSINE:
+            log(f"int8 kernel paths: {int8_paths.describe()}")
+            if int8_paths.min_cosine < MIN_INT8_COSINE:
                 raise ExportError(
-                    f"int8 audio.onnx drifted from fp32: cosine {int8_check.min_cosine:.4f} < {MIN_INT8_COSINE}"
+                    f"int8 audio.onnx drifted from fp32: cosine {int8_paths.min_cosine:.4f} < {MIN_INT8_COSINE} "
+                    f"on at least one kernel path ({int8_paths.describe()})"
                 )
         else:
             shutil.copyfile(fp32_path, folder / AUDIO_ONNX)
         if "fp16" in profile.tensorrt and int8:
             shutil.copyfile(fp32_path, folder / AUDIO_FP32_ONNX)  # TensorRT fp16 needs the float graph
         if "int8" in profile.tensorrt:
+            from slap_edge.export.int8_kernels import check_int8_paths
             from slap_edge.export.quantize import quantize_audio_onnx
 
             if not windows:
                 raise ExportError("a TensorRT int8 graph needs calibration clips: give --calibration CORPUS_DIR")
             log("writing the TensorRT int8 graph (static QDQ) ...")
             quantize_audio_onnx(fp32_path, folder / AUDIO_QDQ_ONNX, calibration=windows, for_tensorrt=True)
-            qdq_check = compare_audio(fp32_path, folder / AUDIO_QDQ_ONNX, window_samples=window_samples)
+            qdq_check = check_int8_paths(fp32_path, folder / AUDIO_QDQ_ONNX, window_samples=window_samples)
             log(f"TensorRT QDQ graph (run by ONNX Runtime) vs fp32: {qdq_check.describe()}")
 
         text_check = None
@@ -510,7 +544,13 @@ def export_bundle(
         zero_shot = None
         if suite is not None:
             log(f"zero-shot agreement on {suite} ...")
-            zero_shot = zero_shot_check(model, suite, fp32_path, int8_path, window_samples)
+            saturating = None
+            if int8_path is not None:
+                from slap_edge.export.int8_kernels import emulate_integer_kernels
+
+                saturating = work / "audio.int8-saturating.onnx"
+                emulate_integer_kernels(int8_path, saturating, saturate=True)
+            zero_shot = zero_shot_check(model, suite, fp32_path, int8_path, window_samples, saturating)
 
         precision = "int8" if int8 else "fp32"
         manifest: dict[str, Any] = {
@@ -539,6 +579,8 @@ def export_bundle(
             manifest["text"] = {"max_length": cfg.text.max_length, "tokenizer": TOKENIZER}
         if profile.tensorrt:
             manifest["tensorrt"] = {"precisions": list(profile.tensorrt)}
+        if int8_paths is not None:
+            manifest["checks"] = {"audio_int8": int8_paths.to_dict()}
         sizes = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
         report = ExportReport(
             path=out,
@@ -550,6 +592,7 @@ def export_bundle(
             zero_shot=zero_shot,
             sizes=sizes,
             quantization=quant_text,
+            int8_paths=int8_paths,
         )
         card = _model_card(source, manifest, report, _count(audio_module), params_text)
         (folder / MODEL_CARD).write_text(card, encoding="utf-8")

@@ -117,7 +117,8 @@ def quantize_command(
 def _onnx_quantize(onnx_in: Path, out: Path, calibration: Path | None, clips: int, for_tensorrt: bool) -> None:
     import json
 
-    from slap_edge.export.onnx import ExportError, compare_audio, read_metadata
+    from slap_edge.export.int8_kernels import check_int8_paths
+    from slap_edge.export.onnx import ExportError, read_metadata
     from slap_edge.export.quantize import calibration_windows, quantize_audio_onnx
 
     if not onnx_in.is_file():
@@ -137,7 +138,7 @@ def _onnx_quantize(onnx_in: Path, out: Path, calibration: Path | None, clips: in
         )
     report = quantize_audio_onnx(onnx_in, out, calibration=windows, for_tensorrt=for_tensorrt)
     typer.echo(report.describe())
-    typer.echo(f"int8 vs fp32: {compare_audio(onnx_in, out, window_samples=window_samples).describe()}")
+    typer.echo(f"int8 vs fp32: {check_int8_paths(onnx_in, out, window_samples=window_samples).describe()}")
 
 
 def _torchao_report(run: Path, compile_: bool) -> None:

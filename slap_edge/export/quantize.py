@@ -5,6 +5,13 @@ suits transformers whose activation ranges vary per input; convolutions get *sta
 calibration windows from the corpus, because ORT's dynamic path turns Conv into ConvInteger, which is about 12x slower
 than float on CPU. LayerNorm and Softmax are never in the quantized op lists, so they stay float.
 
+Weights are 7-bit (``reduce_range``: int8 values in [-64, 64]) on every path. ONNX Runtime multiplies uint8
+activations by int8 weights (dynamic MatMul, and the static QDQ graph, whose int8 activations it shifts to uint8 on
+x86); on AVX2 and AVX-512 CPUs without VNNI its kernel (vpmaddubsw) adds two such products into a saturating 16-bit
+integer, which overflows once 255 * |w| * 2 > 32767. With |w| <= 64 a pair is at most 32640, so every x86 path (SSE,
+AVX2, AVX-512, VNNI, AMX) and ARM's (NEON widening, dot product, i8mm) computes the same exact integers.
+`slap_edge.export.int8_kernels` names the path a machine takes and emulates the saturating one.
+
 The front end inside audio.onnx (STFT conv, power, mel MatMul, log) stays float: an int8 STFT of a waveform spanning
 96 dB would flatten the quiet bands that carry breathiness and hoarseness. It is found structurally as every node
 the first Log of the graph depends on, so it needs no naming convention shared with the model code.
@@ -30,6 +37,8 @@ DYNAMIC_OPS = ("MatMul", "Gemm")
 STATIC_OPS = ("Conv",)
 # TensorRT parses neither MatMulInteger nor DynamicQuantizeLinear, so its int8 graph quantizes everything statically.
 TENSORRT_QDQ_OPS = ("Conv", "MatMul", "Gemm")
+# 7-bit weights: the largest uint8 x int8 pair sum, 255 * 64 * 2 = 32640, fits the 16-bit intermediate of vpmaddubsw.
+REDUCE_RANGE = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +149,7 @@ def quantize_audio_onnx(
     *,
     calibration: Sequence[np.ndarray] | None,
     for_tensorrt: bool = False,
+    reduce_range: bool = REDUCE_RANGE,
 ) -> QuantizeReport:
     """Write an int8 version of ``fp32_path`` to ``out_path`` (metadata kept, plus ``precision=int8``).
 
@@ -147,6 +157,8 @@ def quantize_audio_onnx(
     convolutions outside the front end (static QDQ calibrates their activation ranges on them).
     ``for_tensorrt``: a pure QDQ graph (Conv, MatMul and Gemm all static, symmetric) that TensorRT builds an int8
     engine from; ONNX Runtime runs it too, but the default mix is faster on a CPU.
+    ``reduce_range``: 7-bit weights (the default; see the module docstring). False gives full-range int8 weights,
+    which saturate on AVX2/AVX-512 CPUs without VNNI: only for measuring that (benchmarks/bench_int8_kernels.py).
     """
     import onnx
     from onnxruntime.quantization import (
@@ -204,6 +216,7 @@ def quantize_audio_onnx(
                     activation_type=QuantType.QInt8,
                     weight_type=QuantType.QInt8,
                     calibrate_method=CalibrationMethod.MinMax,
+                    reduce_range=reduce_range,
                     # Symmetric activations give a zero point of 0, which TensorRT requires of QDQ graphs; MatMuls
                     # between two activations (attention) stay float.
                     extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "MatMulConstBOnly": True},
@@ -220,6 +233,7 @@ def quantize_audio_onnx(
                     nodes_to_exclude=sorted(frontend),
                     weight_type=QuantType.QInt8,
                     per_channel=False,
+                    reduce_range=reduce_range,
                     # Attention's activation x activation MatMuls stay float: quantizing both sides costs accuracy
                     # and saves nothing in file size.
                     extra_options={"MatMulConstBOnly": True},

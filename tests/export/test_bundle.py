@@ -55,8 +55,14 @@ def test_bundle_manifest_and_figures(int8_bundle: tuple[Path, object]) -> None:
     z = report.zero_shot
     assert z is not None and z.clips == 6 and z.tasks == 1 and z.agreement_fp32_torch == 1.0
     assert z.agreement_int8_fp32 is not None and z.f1_int8 is not None and 0.0 <= z.f1_torch <= 1.0
+    assert z.agreement_int8_saturating_fp32 is not None and z.f1_int8_saturating is not None
     card = (path / "MODEL_CARD.md").read_text()
     assert "int8 ONNX vs fp32 ONNX" in card and "zero-shot on suite `tiny`" in card
+    # The int8 check names the kernel path it ran on and gives the other path's figure (emulated).
+    check = m["checks"]["audio_int8"]
+    assert check["measured_on"]["kernel"] and isinstance(check["measured_on"]["saturates"], bool)
+    assert check["max_weight_abs"] <= 64 and check["emulated_saturating"]["min_cosine"] >= 0.98
+    assert "int8 kernel paths: measured on" in card and "without VNNI" in card
 
 
 def test_int8_audio_model_runs_close_to_fp32_and_keeps_front_end_float(int8_bundle: tuple[Path, object]) -> None:

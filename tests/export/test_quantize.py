@@ -11,12 +11,14 @@ import pytest
 import torch
 from export_testlib import student
 
+from slap_edge.export.int8_kernels import MAX_SAFE_WEIGHT, check_int8_paths, emulate_integer_kernels
 from slap_edge.export.onnx import (
     ExportError,
     audio_metadata,
     compare_audio,
     cosines,
     export_audio_onnx,
+    run_audio,
     speech_like_waveforms,
 )
 from slap_edge.export.quantize import frontend_node_names, quantize_audio_onnx, quantize_torchao
@@ -51,6 +53,38 @@ def test_vit_int8_dynamic_matmul_static_conv(vit_fp32: Path, tmp_path: Path) -> 
     print(check.describe())
     assert check.min_cosine > 0.95
     assert report.size_int8 < report.size_fp32 * 0.6
+    _assert_same_on_every_kernel_path(vit_fp32, out)
+
+
+def _int8_weights_max_abs(path: Path) -> int:
+    model = onnx.load(str(path))
+    ints = [onnx.numpy_helper.to_array(i) for i in model.graph.initializer if i.data_type == onnx.TensorProto.INT8]
+    return max(int(np.abs(a.astype(np.int32)).max(initial=0)) for a in ints)
+
+
+def _assert_same_on_every_kernel_path(fp32: Path, int8: Path) -> None:
+    """7-bit weights: AVX2/AVX-512 without VNNI (saturating pair sums, emulated) give what VNNI/AMX/ARM give.
+
+    With full-range int8 weights this ViT drops to cosine 0.93 (dynamic) / 0.94 (TensorRT QDQ) on that path.
+    """
+    assert _int8_weights_max_abs(int8) <= MAX_SAFE_WEIGHT
+    paths = check_int8_paths(fp32, int8, window_samples=48000)
+    print(paths.describe())
+    assert paths.saturating.min_cosine > 0.95 and paths.min_cosine > 0.95
+    assert abs(paths.saturating.min_cosine - paths.exact.min_cosine) < 1e-6
+    assert paths.max_weight_abs <= MAX_SAFE_WEIGHT
+
+
+def test_exact_emulation_reproduces_onnx_runtime(vit_fp32: Path, tmp_path: Path) -> None:
+    """Where no pair can saturate, the emulated graph computes ONNX Runtime's integers: the same embeddings."""
+    windows = list(speech_like_waveforms(2, 48000, seed=5).numpy())
+    quantize_audio_onnx(vit_fp32, tmp_path / "int8.onnx", calibration=windows)
+    waves = speech_like_waveforms(3, 48000, seed=11).numpy()
+    native = run_audio(tmp_path / "int8.onnx", waves)
+    for saturate in (False, True):
+        report = emulate_integer_kernels(tmp_path / "int8.onnx", tmp_path / "e.onnx", saturate=saturate)
+        assert report.matmul_integer > 0 and report.qdq_conv > 0
+        np.testing.assert_allclose(run_audio(tmp_path / "e.onnx", waves), native, atol=1e-5)
 
 
 def test_quantize_refuses_missing_calibration_and_quantized_input(vit_fp32: Path, tmp_path: Path) -> None:
@@ -88,6 +122,7 @@ def test_tensorrt_qdq_graph_is_pure_qdq_and_passes_the_check(vit_fp32: Path, tmp
     zero_points = [n.input[2] for n in model.graph.node if n.op_type == "QuantizeLinear" and len(n.input) > 2]
     assert zero_points and all(np.all(inits[z] == 0) for z in zero_points if z in inits)
     assert compare_audio(vit_fp32, out, window_samples=48000).min_cosine > 0.95
+    _assert_same_on_every_kernel_path(vit_fp32, out)
 
 
 def test_export_profiles_in_the_repository_load() -> None:
@@ -98,3 +133,17 @@ def test_export_profiles_in_the_repository_load() -> None:
     assert profiles
     for path in profiles:
         load_config(ExportProfile, path)
+
+
+def test_quantize_command_prints_both_kernel_paths(vit_fp32: Path, corpus: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from slap_edge.cli import app
+
+    out = tmp_path / "q.onnx"
+    args = ["quantize", "--onnx", str(vit_fp32), "--out", str(out), "--calibration", str(corpus), "--clips", "2"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "measured on x86_64" in result.output or "measured on aarch64" in result.output
+    assert "emulated AVX2/AVX-512 without VNNI (vpmaddubsw): cosine min" in result.output
+    assert "max |int8 weight| 64 (cannot saturate" in result.output
