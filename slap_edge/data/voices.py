@@ -170,7 +170,7 @@ MBROLA_EXCLUDED: dict[str, str] = {
     "tr2": "7.0% of diphones missing",
     "in1": "19.8% of diphones missing",
     "in2": "20.5% of diphones missing",
-    # Measured 2026-11-27 with experiments/mbrola_diphone_coverage.py (experiments/results/mbrola-diphone-coverage.json), when
+    # Measured 2026-11-27 with experiments/mbrola_diphone_coverage.py (results/mbrola-diphone-coverage.json there), when
     # `make mbrola-voices-extra` was added. mbrola-nl1 (Dutch, male) is not listed at all: 69% of diphones missing.
     "es4": "11.3% of diphones missing",
     "it2": "9.8% of diphones missing",
