@@ -65,8 +65,8 @@ $(BASE_VENV)/.installed: pyproject.toml
 setup-base: $(BASE_VENV)/.installed
 
 test: setup setup-base
-	$(VENV)/bin/ruff check slap_edge tests benchmarks
-	$(VENV)/bin/ruff format --check slap_edge tests benchmarks
+	$(VENV)/bin/ruff check slap_edge tests benchmarks examples
+	$(VENV)/bin/ruff format --check slap_edge tests benchmarks examples
 	SLAP_BASE_VENV=$(BASE_VENV) HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
 
 format: setup

@@ -5,8 +5,9 @@
 
 A result is any JSON holding an eval report (``zero_shot.mean_macro_f1``, as `slap-edge eval --json` writes), or a
 list of them under ``rows[].report`` (benchmarks/bench_compression.py). Each row takes its provenance from the
-JSON's ``"provenance"`` block (slap_edge/provenance.py); a result written before those blocks existed has none, and
-its fields read ``unknown``: nothing is guessed. ``committed_in`` is the commit that first added the file (git
+JSON's ``"provenance"`` block (slap_edge/provenance.py); a result written before those blocks existed has none: its
+date and machine come from what it recorded itself (a bench's ``machine``, a compression chain's ``meta``) and every
+other field reads ``unknown``: nothing is guessed. ``committed_in`` is the commit that first added the file (git
 history, following renames), so even those rows say when the result entered the record. ``record`` says where the
 file lives: ``of record`` (benchmarks/results/) or ``experiment`` (experiments/results/: the history, kept as made).
 """
@@ -82,6 +83,15 @@ def committed_in(path: Path) -> str:
     return log[-1][:12] if log else UNKNOWN
 
 
+def recorded_date_and_machine(data: dict[str, Any]) -> tuple[str, str]:
+    """Date and machine where an older result recorded them itself (bench ``machine``, compression ``meta``)."""
+    machine = data.get("machine") if isinstance(data.get("machine"), dict) else {}
+    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+    date = meta.get("date") or machine.get("date_utc") or UNKNOWN
+    cpu, cores = meta.get("cpu") or machine.get("cpu_model"), meta.get("cores") or machine.get("cores")
+    return str(date), f"{cpu}, {cores} cores" if cpu and cores else UNKNOWN
+
+
 def fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else UNKNOWN
 
@@ -97,13 +107,14 @@ def rows() -> list[dict[str, str]]:
         if not reports:
             continue
         prov = data.get("provenance") if isinstance(data.get("provenance"), dict) else {}
+        date, machine = recorded_date_and_machine(data)
         added = committed_in(path)
         for stage, report in reports:
             probe = report.get("linear_probe")
             suite = prov.get("suite") if prov.get("suite") not in (None, "n/a") else report.get("suite")
             out.append(
                 {
-                    "date": prov.get("date", UNKNOWN),
+                    "date": prov.get("date", date),
                     "commit": prov.get("commit", UNKNOWN),
                     "committed_in": added,
                     "model": str(stage or report.get("model") or UNKNOWN),
@@ -114,7 +125,7 @@ def rows() -> list[dict[str, str]]:
                     "recipe_hash": prov.get("recipe_hash", UNKNOWN),
                     "model_config_hash": prov.get("model_config_hash", UNKNOWN),
                     "corpus_fingerprint": prov.get("corpus_fingerprint", UNKNOWN),
-                    "machine": prov.get("machine", UNKNOWN),
+                    "machine": prov.get("machine", machine),
                     "record": record,
                     "file": str(path.relative_to(REPO)),
                 }
