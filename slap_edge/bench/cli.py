@@ -44,6 +44,7 @@ def bench(
     from slap_edge.bench.schedule import ScheduleError
     from slap_edge.bundle import BundleError, resolve_bundle_path
     from slap_edge.prompts import PromptsError
+    from slap_edge.provenance import provenance
 
     try:
         cfg = BenchConfig(
@@ -68,6 +69,7 @@ def bench(
     except (ValueError, BundleError, PromptsError, ScheduleError, BenchError) as exc:
         raise _fail(str(exc)) from exc
     print_report(results)
+    results["provenance"] = provenance(cfg.bundle)  # commit and hashes: what made this result
     if json_out:
         typer.echo(f"wrote {write_json(results, json_out)}", err=True)
     if md_out:

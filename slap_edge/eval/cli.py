@@ -30,6 +30,7 @@ def eval_command(
     from slap_edge.eval.report import report_markdown
     from slap_edge.eval.runner import caption_retrieval, evaluate_suite
     from slap_edge.eval.suite import SuiteError, load_suite
+    from slap_edge.provenance import provenance
 
     if suite is None and retrieval_data is None:
         raise typer.BadParameter("give --suite, --retrieval-data or both", param_hint="--suite")
@@ -50,6 +51,7 @@ def eval_command(
             report["retrieval"] = caption_retrieval(retrieval_data, source, split=retrieval_split)
     except (SuiteError, ConfigError, ValueError, OSError) as exc:
         raise fail(str(exc), 1) from exc
+    report["provenance"] = provenance(model, suite, device)  # commit and hashes: what made this result
     table = report_markdown(report)
     typer.echo(table)
     if json_out:

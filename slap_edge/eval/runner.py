@@ -128,7 +128,7 @@ def linear_probe_predict(
     """Out-of-fold predictions of a logistic regression on standardised embeddings. Each outer fold picks its own
     regularisation from ``cs`` by an inner speaker-grouped cross-validation on its training clips: with tens of
     clips and hundreds of dimensions a fixed C=1 overfits, and the held-out fold is never looked at.
-    ``standardise=False`` fits the L2-normalised embeddings as they are (see benchmarks/probe_variants.py)."""
+    ``standardise=False`` fits the L2-normalised embeddings as they are (see experiments/probe_variants.py)."""
     y = np.asarray(labels, dtype=object)
     groups = np.asarray(speakers, dtype=object)
     pred = np.empty(len(y), dtype=object)

@@ -31,7 +31,12 @@ def listen(
     bundle: str | None = typer.Option(
         None, "--bundle", "-b", help="Bundle folder or .tar.gz (spec/bundle.md). Default: the built-in model."
     ),
-    prompts: Path | None = typer.Option(None, "--prompts", "-p", help="prompts.txt (spec/prompts.md)."),
+    prompts: str | None = typer.Option(
+        None,
+        "--prompts",
+        "-p",
+        help="prompts.txt (spec/prompts.md), or a built-in set's name (`slap-edge prompts list`), e.g. demographics.",
+    ),
     bank: str | None = typer.Option(
         None, "--bank", help="Precomputed prompt bank (.npz from `prompts embed`, or a bundled bank's name)."
     ),
@@ -69,7 +74,7 @@ def listen(
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if prompts is None and bank is None:
-        raise _fail("give --prompts prompts.txt (or --bank bank.npz)")
+        raise _fail("give --prompts prompts.txt or a built-in set such as demographics (or --bank bank.npz)")
     try:
         decision = DecisionConfig(smoothing_s=smoothing_s, min_dwell_s=min_dwell_s)
         gate = EnergyGate(threshold_db=gate_db, enabled=not no_gate)
@@ -132,21 +137,48 @@ def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON inste
     typer.echo(json.dumps(found, indent=1) if as_json else describe_devices(found))
 
 
+@prompts_app.command("list")
+def prompts_list() -> None:
+    """Show the prompt sets that ship with slap-edge (use the name with --prompts), their files and sections."""
+    from slap_edge.prompt_sets import builtin_prompt_sets
+    from slap_edge.prompts import load_prompts
+
+    sets = builtin_prompt_sets()
+    if not sets:
+        raise _fail("this install has no built-in prompt sets (slap_edge/assets/prompts/ is missing)")
+    for name, path in sets.items():
+        sections = ", ".join(f"[{s.name}] {len(s.texts)}" for s in load_prompts(path).sections)
+        typer.echo(f"{name:<16} {sections}\n{'':<16} {path}")
+
+
+@prompts_app.command("show")
+def prompts_show(name: str = typer.Argument(..., help="A built-in set's name (`slap-edge prompts list`).")) -> None:
+    """Print a built-in prompt set, to start your own from it: `slap-edge prompts show demographics > prompts.txt`."""
+    from slap_edge.prompt_sets import builtin_prompt_path
+    from slap_edge.prompts import PromptsError
+
+    try:
+        typer.echo(builtin_prompt_path(name).read_text(encoding="utf-8"), nl=False)
+    except PromptsError as exc:
+        raise _fail(str(exc)) from exc
+
+
 @prompts_app.command("embed")
 def prompts_embed(
-    prompts: Path = typer.Argument(..., help="prompts.txt to embed."),
+    prompts: str = typer.Argument(..., help="prompts.txt to embed, or a built-in set's name."),
     bundle: Path = typer.Option(..., "--bundle", "-b", help="A bundle with text.onnx."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the bank (.npz)."),
     threads: int = typer.Option(1, "--threads", help="ONNX Runtime intra-op threads."),
 ) -> None:
     """Precompute a prompt bank, for devices whose bundle ships without text.onnx."""
     from slap_edge.bundle import BundleError, load_bundle
-    from slap_edge.prompts import PromptsError, load_prompts
+    from slap_edge.prompt_sets import resolve_prompts
+    from slap_edge.prompts import PromptsError
     from slap_edge.runtime.text import embed_prompts
 
     try:
         b = load_bundle(bundle)
-        prompt_set = load_prompts(prompts)
+        prompt_set = resolve_prompts(prompts)
         bank = embed_prompts(b, prompt_set, threads=threads)
         bank.save(out)
     except (BundleError, PromptsError, OSError) as exc:
@@ -156,12 +188,13 @@ def prompts_embed(
 
 
 @prompts_app.command("check")
-def prompts_check(prompts: Path = typer.Argument(..., help="prompts.txt to check.")) -> None:
+def prompts_check(prompts: str = typer.Argument(..., help="prompts.txt to check, or a built-in set's name.")) -> None:
     """Parse a prompts file and show its sections (errors name the file and line)."""
-    from slap_edge.prompts import PromptsError, load_prompts
+    from slap_edge.prompt_sets import resolve_prompts
+    from slap_edge.prompts import PromptsError
 
     try:
-        prompt_set = load_prompts(prompts)
+        prompt_set = resolve_prompts(prompts)
     except PromptsError as exc:
         raise _fail(str(exc)) from exc
     for s in prompt_set.sections:

@@ -7,6 +7,7 @@ buffer, smoothing and counters, so several microphones can share one loaded mode
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,6 +17,7 @@ from slap_edge.prompts import PromptBank
 from slap_edge.scoring import l2_normalize, section_probs
 
 if TYPE_CHECKING:
+    from slap_edge.prompts import PromptSet
     from slap_edge.runtime.decision import DecisionConfig
     from slap_edge.runtime.gate import EnergyGate
     from slap_edge.runtime.stream import Stream
@@ -74,6 +76,28 @@ class Engine:
         self.section_labels = bank.section_labels()
         self._bank_emb = np.ascontiguousarray(bank.embeddings, dtype=np.float32)
         self.logit_scale = bundle.logit_scale
+
+    @classmethod
+    def from_bundle(
+        cls,
+        bundle: Bundle | str | Path | None = "default",
+        prompts: PromptSet | PromptBank | str | Path | None = "demographics",
+        bank: str | Path | None = None,
+        threads: int = 1,
+        cache_dir: str | Path | None = None,
+    ) -> Engine:
+        """An engine for ``bundle`` (a folder, a .tar.gz, or ``"default"``: the built-in one) scoring ``prompts``
+        (a prompts.txt path, a built-in set's name, prompts text, a `PromptSet` or a ready `PromptBank`; see
+        `slap_edge.prompt_sets`), or a precomputed ``bank`` (.npz, or the name of one of the bundle's banks)."""
+        from slap_edge.bundle import load_bundle
+        from slap_edge.prompt_sets import resolve_prompts
+        from slap_edge.runtime.text import resolve_bank
+
+        loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        if isinstance(prompts, PromptBank):
+            return cls(loaded, prompts, threads=threads)
+        prompt_set = resolve_prompts(prompts) if prompts is not None else None
+        return cls(loaded, resolve_bank(loaded, prompt_set, bank, cache_dir=cache_dir, threads=threads), threads)
 
     def embed(self, window: np.ndarray) -> np.ndarray:
         """Embedding [D] of one window of samples at the bundle's rate (already guarded to finite, [-1, 1])."""

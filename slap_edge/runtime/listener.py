@@ -16,16 +16,18 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from slap_edge.bundle import Bundle, load_bundle
-from slap_edge.prompts import PromptBank, PromptSet, load_prompts
+from slap_edge.prompt_sets import resolve_prompts
+from slap_edge.prompts import PromptBank, PromptSet
 from slap_edge.runtime.decision import DecisionConfig
 from slap_edge.runtime.engine import Engine
 from slap_edge.runtime.gate import EnergyGate
-from slap_edge.runtime.sources import Gap, MicSource, Resampler
+from slap_edge.runtime.protocols import AudioSource, Sink
+from slap_edge.runtime.sources import FileSource, Gap, MicSource, Resampler, StdinSource
 from slap_edge.runtime.stream import Event, Message, Scores, Stream
 from slap_edge.runtime.text import resolve_bank
 
@@ -68,9 +70,6 @@ class Summary:
         return "\n".join(lines)
 
 
-Sink = Any  # anything with send(msg) and close()
-
-
 class Listener:
     """One stream over an engine, plus the plumbing from a source to callbacks and sinks."""
 
@@ -100,7 +99,7 @@ class Listener:
         self._resamplers: dict[int, Resampler] = {}
         self._stopped = False
         self._started = time.monotonic()
-        self._source: Any = None
+        self._source: AudioSource | None = None
 
     @property
     def sample_rate(self) -> int:
@@ -139,7 +138,7 @@ class Listener:
             sink.send(msg)
 
     # -- running a source ------------------------------------------------------------------------------------------
-    def iter_source(self, source: Any) -> Iterator[Message]:
+    def iter_source(self, source: AudioSource) -> Iterator[Message]:
         """Messages from a source (`FileSource`, `StdinSource`, `MicSource`) until it ends or `stop` is called."""
         self._source = source
         max_backlog = int(self.max_backlog_s * self.sample_rate)
@@ -162,7 +161,7 @@ class Listener:
             source.close()
             self._source = None
 
-    def run(self, source: Any) -> Summary:
+    def run(self, source: AudioSource) -> Summary:
         """Consume a source to its end (or Ctrl-C / SIGTERM / `stop`), then close the sinks; returns the summary."""
         try:
             for _ in self.iter_source(source):
@@ -176,6 +175,15 @@ class Listener:
     def listen_microphone(self, device: int | str | None = None, **mic_options: Any) -> Iterator[Message]:
         """Own the microphone: messages until `stop` is called."""
         return self.iter_source(MicSource(self.sample_rate, device=device, **mic_options))
+
+    def listen_file(self, path: str | Path, realtime: bool = False) -> Iterator[Message]:
+        """Messages from a sound file (any rate, channels, bit depth libsndfile reads), as fast as possible unless
+        ``realtime`` paces it like a microphone."""
+        return self.iter_source(FileSource(path, self.sample_rate, realtime=realtime))
+
+    def listen_stdin(self, rate: int = 16000, channels: int = 1, stream: BinaryIO | None = None) -> Iterator[Message]:
+        """Messages from raw signed 16-bit little-endian PCM on stdin (or ``stream``) at ``rate`` Hz."""
+        return self.iter_source(StdinSource(self.sample_rate, rate=rate, channels=channels, stream=stream))
 
     def stop(self) -> None:
         """Ask a running source loop to end after the current chunk (safe from a signal handler or a thread)."""
@@ -219,12 +227,13 @@ def create_listener(
     cache_dir: str | Path | None = None,
     **listener_options: Any,
 ) -> Listener:
-    """A listener for ``bundle`` scoring ``prompts`` (a prompts.txt path, a `PromptSet` or a ready `PromptBank`)."""
+    """A listener for ``bundle`` scoring ``prompts``: a ready `PromptBank`, or anything `resolve_prompts` reads (a
+    prompts.txt path, a built-in set's name such as ``"demographics"``, prompts text, a `PromptSet`)."""
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle)
     if isinstance(prompts, PromptBank):
         prompt_bank = prompts
     else:
-        prompt_set = load_prompts(prompts) if isinstance(prompts, (str, Path)) else prompts
+        prompt_set = resolve_prompts(prompts) if prompts is not None else None
         prompt_bank = resolve_bank(bundle, prompt_set, bank, cache_dir=cache_dir, threads=threads)
     return Listener(Engine(bundle, prompt_bank, threads=threads), **listener_options)

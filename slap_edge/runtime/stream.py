@@ -8,6 +8,7 @@ count, never on how the audio was chunked, so any chunking gives the same scores
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,14 @@ from slap_edge.scoring import section_tops
 
 if TYPE_CHECKING:
     from slap_edge.runtime.engine import Engine
+
+
+class JsonObject(dict):
+    """A message as the JSON object of spec/events.md: a plain dict, whose ``str`` is its JSON line (so
+    ``print(result.to_json())`` prints JSON, and ``json.dumps`` and dict access work as on any dict)."""
+
+    def __str__(self) -> str:
+        return json.dumps(self, separators=(", ", ": "), ensure_ascii=False)
 
 
 @dataclasses.dataclass
@@ -37,17 +46,19 @@ class Scores:
     probs: dict[str, np.ndarray] | None = dataclasses.field(default=None, repr=False)
     embedding: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "scores",
-            "seq": self.seq,
-            "t": round(self.t, 4),
-            "window": [round(self.window[0], 4), round(self.window[1], 4)],
-            "speech": round(self.speech, 4),
-            "sections": self.sections,
-            "latency_ms": {k: round(v, 3) for k, v in self.latency_ms.items()},
-            "dropped": self.dropped,
-        }
+    def to_json(self) -> JsonObject:
+        return JsonObject(
+            {
+                "type": "scores",
+                "seq": self.seq,
+                "t": round(self.t, 4),
+                "window": [round(self.window[0], 4), round(self.window[1], 4)],
+                "speech": round(self.speech, 4),
+                "sections": self.sections,
+                "latency_ms": {k: round(v, 3) for k, v in self.latency_ms.items()},
+                "dropped": self.dropped,
+            }
+        )
 
 
 @dataclasses.dataclass
@@ -61,16 +72,18 @@ class Event:
     prob: float
     previous: str | None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "event",
-            "seq": self.seq,
-            "t": round(self.t, 4),
-            "section": self.section,
-            "label": self.label,
-            "prob": round(self.prob, 4),
-            "previous": self.previous,
-        }
+    def to_json(self) -> JsonObject:
+        return JsonObject(
+            {
+                "type": "event",
+                "seq": self.seq,
+                "t": round(self.t, 4),
+                "section": self.section,
+                "label": self.label,
+                "prob": round(self.prob, 4),
+                "previous": self.previous,
+            }
+        )
 
 
 Message = Scores | Event
@@ -118,14 +131,19 @@ class Stream:
         self.guard = GuardCounts()
         # Latencies of the most recent hops only (about 4.5 h at 4 hops/s): a kiosk runs for weeks.
         self._latencies = RingBuffer(1 << 16)
+        self._resamplers: dict[int, Any] = {}  # input rate -> streaming resampler, for accept_waveform(sample_rate=)
 
     @property
     def samples(self) -> int:
         """Samples accepted (and skipped) so far: the stream's clock."""
         return self._ring.total
 
-    def accept_waveform(self, samples: np.ndarray) -> None:
-        """Append samples at the engine's sample rate (mono). NaN/inf and out-of-range values are guarded."""
+    def accept_waveform(self, samples: np.ndarray, sample_rate: int | None = None) -> None:
+        """Append samples (mono, or [frames, channels] averaged to mono). Without ``sample_rate`` they are at the
+        engine's rate; with another rate they are resampled here (streaming, so a resampler's few ms of delay are
+        released by `input_finished`). NaN/inf and out-of-range values are guarded."""
+        if sample_rate is not None or np.ndim(samples) == 2:
+            samples = self._to_engine_rate(samples, sample_rate)
         x = guard_samples(samples, self.guard)
         # Keep every sample that a not-yet-scored window still needs, growing the ring for large chunks.
         oldest_needed = max(self._valid_start, self._next_end - self.window)
@@ -133,6 +151,29 @@ class Stream:
         if need > self._ring.capacity:
             self._ring.grow(max(need, 2 * self._ring.capacity))
         self._ring.write(x)
+
+    def _to_engine_rate(self, samples: np.ndarray, sample_rate: int | None) -> np.ndarray:
+        from slap_edge.runtime.sources import Resampler, to_mono
+
+        x = to_mono(samples)
+        if sample_rate is None:
+            return x
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+            raise ValueError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
+        rate = int(sample_rate)
+        if rate == self.sample_rate:
+            return x
+        if rate not in self._resamplers:
+            self._resamplers[rate] = Resampler(rate, self.sample_rate)
+        return self._resamplers[rate](x)
+
+    def input_finished(self) -> None:
+        """No more audio will come: flush what the resamplers still hold, so the last hop can be scored."""
+        for resampler in self._resamplers.values():
+            tail = resampler(np.zeros(0, dtype=np.float32), last=True)
+            if tail.shape[0]:
+                self.accept_waveform(tail)
+        self._resamplers.clear()
 
     def skip(self, n: int, dropped: bool) -> None:
         """Advance the clock by ``n`` samples that will never arrive (a lost device, or audio discarded to catch

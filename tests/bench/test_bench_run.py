@@ -66,6 +66,9 @@ def test_bench_cli_end_to_end(student_bundle: Path, tmp_path: Path) -> None:
         assert vad["status"] == "ok" and vad["cost_ms_per_audio_s"] > 0
         assert r["comparisons"]["peers"]["silero-vad"]["cost_ratio_vs_student"] > 0
     assert r["machine"]["cores"] >= 1 and r["machine"]["cpu_model"]
+    from slap_edge.provenance import missing_provenance
+
+    assert not missing_provenance(r) and r["provenance"]["suite"] == "n/a"
     md = (tmp_path / "r.md").read_text()
     assert "end to end per hop" in md and "silero-vad" in md
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # every model on the held-out-speaker suites without the 6 held-out voices (data suite --exclude-holdout)
-source "$(dirname "$0")/../run-env.sh"
-R=benchmarks/results/heard-voices
+source "$(dirname "$0")/../../../benchmarks/pipeline/run-env.sh"
+R=experiments/results/heard-voices
 mkdir -p $R
 while pgrep -f "pipeline-v12.sh" >/dev/null; do sleep 10; done
 for m in "teacher-v12 v12" "teacher-v11 v11" "teacher-v11s1 v11s1" "teacher-v8 v8"; do

@@ -5,7 +5,7 @@ embeds up to N clips of each group, and prints for each group the share of clips
 language, and the cosine between the groups' mean embeddings. A held-out voice that sits next to a training voice of
 the other language, and is called that language, shows the direction follows timbre.
 
-    python benchmarks/voice_language_confusion.py RUN CORPUS --languages de nl [--clips 40] [--json OUT]
+    python experiments/voice_language_confusion.py RUN CORPUS --languages de nl [--clips 40] [--json OUT]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ each with its median removed. A vocal tremor moves both at 4-7 Hz; so does ordin
 about that rate), which is what a tremor detector has to see past. The probe is `slap-edge eval`'s (standardised,
 C by inner grouped cross-validation, 5 folds grouped by speaker), so its figure sits beside the model's probe.
 
-    python benchmarks/tremor_modulation_probe.py SUITE [--task tremor_vs_steady] [--json OUT]
+    python experiments/tremor_modulation_probe.py SUITE [--task tremor_vs_steady] [--json OUT]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Variants: the eval's probe (standardised embeddings, C chosen per outer fold fro
 cross-validation), the L2-normalised embeddings as they are with C from 0.1-100, the same with a wider grid, and
 fixed C = 10 without the inner search. Zero-shot is printed alongside. Folds are the eval's (grouped by speaker).
 
-    python benchmarks/probe_variants.py RUN_OR_BUNDLE SUITE [--json OUT]
+    python experiments/probe_variants.py RUN_OR_BUNDLE SUITE [--json OUT]
 """
 
 from __future__ import annotations

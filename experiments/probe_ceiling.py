@@ -14,7 +14,7 @@ training clips) is fitted three ways:
 near ``suite`` means the labels, not the embedding, limit the probe. Tasks are matched to the corpus by the rules of
 `slap_edge.data.suite_builder` (its controls and strata too), so only suites of those task names are accepted.
 
-    python benchmarks/probe_ceiling.py RUN_OR_BUNDLE CORPUS SUITE [--exclude-holdout HOLDOUT.json] [--json OUT]
+    python experiments/probe_ceiling.py RUN_OR_BUNDLE CORPUS SUITE [--exclude-holdout HOLDOUT.json] [--json OUT]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ The probe is `slap-edge eval`'s (standardised, C by inner grouped cross-validati
 on all clips of the task and again on the clips of each engine (the suite's optional `engine` key), since espeak-ng's
 elderly variants and the vocoder's markers on MBROLA voices are different recipes.
 
-    python benchmarks/voice_age_probe.py SUITE [--task elderly_vs_adult] [--json OUT]
+    python experiments/voice_age_probe.py SUITE [--task elderly_vs_adult] [--json OUT]
 """
 
 from __future__ import annotations

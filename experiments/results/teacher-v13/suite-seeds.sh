@@ -1,8 +1,8 @@
 #!/bin/bash
 # sampling noise of the 40-a-class held-out-speaker suite: 5 more draws (suite seeds 21-25) of `data suite
 # --exclude-holdout`, v12 and v13 scored on each
-source "$(dirname "$0")/../run-env.sh"
-R=benchmarks/results/teacher-v13
+source "$(dirname "$0")/../../../benchmarks/pipeline/run-env.sh"
+R=experiments/results/teacher-v13
 for s in 21 22 23 24 25; do
   slap-edge data suite --from $B/corpus-s5k-xa --out $B/s5kxa-suite-test-x-s$s --seed $s \
       --exclude-holdout $B/s5kxa-suite-holdout/holdout.json > $B/suite-s$s.log 2>&1

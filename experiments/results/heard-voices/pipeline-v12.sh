@@ -1,7 +1,7 @@
 #!/bin/bash
 # teacher-v12: v11 (same corpus, same recipe) + attribute heads (7 attributes + 20 languages), weight 0.5
-source "$(dirname "$0")/../run-env.sh"
-R=benchmarks/results
+source "$(dirname "$0")/../../../benchmarks/pipeline/run-env.sh"
+R=experiments/results
 echo "v12 train start $(date)"
 slap-edge train --recipe $B/teacher-small-heads.json --data $B/corpus-s5k-xa --out $B/teacher-v12 \
     --exclude-holdout $B/s5kxa-suite-holdout/holdout.json --max-minutes 72 --no-progress > $B/teacher-v12.log 2>&1

@@ -1,7 +1,7 @@
 """Linear probe on three feature sets of a run: the embedding, mean+std of the last layer's tokens, and the mean of
 every layer's tokens (each averaged over a clip's windows), with the probe of `slap-edge eval`.
 
-    python benchmarks/probe_features.py RUN SUITE
+    python experiments/probe_features.py RUN SUITE
 """
 
 import sys

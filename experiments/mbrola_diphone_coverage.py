@@ -5,7 +5,7 @@ exclusions can be checked), six Faker sentences of its language go through espea
 renames and plain-vowel fallbacks the corpus applies, and mbrola; every "unknown" diphone warning that remains is a
 gap mbrola fills with silence. The share is gaps / diphones over the six sentences.
 
-    python benchmarks/mbrola_diphone_coverage.py [--voices de3 de4 ...] [--json OUT]
+    python experiments/mbrola_diphone_coverage.py [--voices de3 de4 ...] [--json OUT]
 """
 
 from __future__ import annotations
