@@ -21,7 +21,11 @@ def _import_progress(done: int) -> None:
 
 @app.command("import")
 def import_command(
-    kind: str = typer.Argument(..., help="Corpus layout: commonvoice, vctk, librispeech or csv."),
+    kind: str = typer.Argument(
+        ...,
+        help="Corpus layout: commonvoice, vctk, librispeech, csv, or the Debian packages asterisk, hedgewars, klettres "
+        "(SRC: the folder they were unpacked into with dpkg -x).",
+    ),
     src: Path = typer.Argument(..., help="The unpacked corpus folder (for csv: the CSV file)."),
     out: Path = typer.Option(..., "--out", help="Folder for manifest.jsonl and import_report.json."),
     copy: bool = typer.Option(False, "--copy", help="Convert the audio to 16 kHz mono WAV under OUT/audio/."),
