@@ -272,7 +272,6 @@ def read_klettres(src: Path) -> Iterator[_Candidate | ImportProblem]:
             for number, sound in enumerate(sounds, 1):
                 rel, text = sound.get("file"), sound.get("name")
                 which = f"<sound> #{number} (file={rel!r}, name={text!r})"
-                where = (f"{xml_path} {which}", None)
                 problem = None
                 if not rel:
                     problem = ImportProblem(str(xml_path), None, f"{which} has no file attribute", "malformed line")
@@ -294,7 +293,7 @@ def read_klettres(src: Path) -> Iterator[_Candidate | ImportProblem]:
                     audio=base / rel_path,
                     speaker=speaker,
                     attributes=dict(attrs),
-                    where=where,
+                    where=(str(xml_path), None),  # missing or unreadable audio is named by its path
                     text=text or None,
                     split=dev_split(speaker),
                     voice=f"klettres/{code}",
