@@ -27,6 +27,7 @@ help:
 	@echo "make mbrola-voices      (root) MBROLA voices for the corpus, from Debian contrib/non-free"
 	@echo "make mbrola-voices-extra (root) 11 more MBROLA voices (German, French, Spanish, Italian, Portuguese)"
 	@echo "make reproduce-default  rebuild the default bundle from nothing (hours on a CPU)"
+	@echo "make real-voice-dev     (root) real-voice dev suite from Debian packages; RV_MODEL=default scored on it"
 
 debian-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -81,3 +82,9 @@ reproduce-default: setup
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+
+# The real-voice dev suite from Debian packages (docs/real-voices.md), and RV_MODEL scored on it.
+RV_MODEL ?= default
+.PHONY: real-voice-dev
+real-voice-dev: setup
+	PY=$(PY) bash benchmarks/real_voice_dev.sh $(RV_MODEL)
