@@ -253,7 +253,8 @@ def test_real_voice_dev_cli_builds_a_valid_suite(tmp_path: Path) -> None:
     src = tmp_path / "src"
     _asterisk(src, "fr", "fr_CA_f_June", [f"fr{i}.wav" for i in range(3)])
     _asterisk(src, "it", "it_IT_m_Carlo", [f"it{i}.wav" for i in range(3)])
-    sounds = {code: [(f"S{i}", f"{code}/alpha/{i}.ogg") for i in range(3)] for code in ("fr", "it", "de")}
+    codes = ("fr", "it", "de", "ru", "uk")
+    sounds = {code: [(f"S{i}", f"{code}/alpha/{i}.ogg") for i in range(3)] for code in codes}
     _klettres(src, sounds)
     _hedgewars(src, {"Pirate": ["Hello.ogg"]})
     out = tmp_path / "dev"
@@ -262,7 +263,11 @@ def test_real_voice_dev_cli_builds_a_valid_suite(tmp_path: Path) -> None:
     assert "task language_fr_vs_it: fr 4 clips/2 spk, it 4 clips/2 spk" in result.output
     assert "validator ok" in result.output
     suite = json.loads((out / "suite" / "suite.json").read_text())
-    assert [t["name"] for t in suite["tasks"]] == ["language_fr_vs_it"]
+    assert [t["name"] for t in suite["tasks"]] == ["language_fr_vs_it", "romance_vs_slavic"]
+    pooled = [json.loads(line) for line in (out / "suite" / "clips.jsonl").read_text().splitlines()]
+    pooled = [c for c in pooled if c["task"] == "romance_vs_slavic"]
+    # Wideband only: the 8 kHz Asterisk voices would tell the class by their channel.
+    assert {c["speaker"] for c in pooled} == {"klettres-fr", "klettres-it", "klettres-ru", "klettres-uk"}
     record = json.loads((out / "real_voice_dev.json").read_text())
     assert record["train"] == {
         "clips": 4,
@@ -271,4 +276,4 @@ def test_real_voice_dev_cli_builds_a_valid_suite(tmp_path: Path) -> None:
         "by_licence": {"GFDL-1.3": 1, "GPL-2+": 3},
     }
     assert "too few speakers" in record["skipped"]["sex"]
-    assert len(read_manifest(out / "corpus" / "all")) == 16
+    assert len(read_manifest(out / "corpus" / "all")) == 22
