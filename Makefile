@@ -28,6 +28,7 @@ help:
 	@echo "make mbrola-voices-extra (root) 11 more MBROLA voices (German, French, Spanish, Italian, Portuguese)"
 	@echo "make reproduce-default  rebuild the default bundle from nothing (2-5 hours on a 2-core CPU; resumable)"
 	@echo "make reproduce-default VOICES=espeak   the same chain without MBROLA voices (no non-commercial data)"
+	@echo "make real-voice-dev     (root) real-voice dev suite from Debian packages; RV_MODEL=default scored on it"
 
 debian-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -98,3 +99,9 @@ reproduce-default: setup
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+
+# The real-voice dev suite from Debian packages (docs/real-voices.md), and RV_MODEL scored on it.
+RV_MODEL ?= default
+.PHONY: real-voice-dev
+real-voice-dev: setup
+	PY=$(PY) bash benchmarks/real_voice_dev.sh $(RV_MODEL)

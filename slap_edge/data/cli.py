@@ -21,7 +21,11 @@ def _import_progress(done: int) -> None:
 
 @app.command("import")
 def import_command(
-    kind: str = typer.Argument(..., help="Corpus layout: commonvoice, vctk, librispeech or csv."),
+    kind: str = typer.Argument(
+        ...,
+        help="Corpus layout: commonvoice, vctk, librispeech, csv, or the Debian packages asterisk, hedgewars, klettres "
+        "(SRC: the folder they were unpacked into with dpkg -x).",
+    ),
     src: Path = typer.Argument(..., help="The unpacked corpus folder (for csv: the CSV file)."),
     out: Path = typer.Option(..., "--out", help="Folder for manifest.jsonl and import_report.json."),
     copy: bool = typer.Option(False, "--copy", help="Convert the audio to 16 kHz mono WAV under OUT/audio/."),
@@ -128,6 +132,40 @@ def suite_command(
         f"suite {out}: {len(result.tasks)} tasks, {result.audio_files} audio files; validator: "
         + ("ok" if not problems else f"{len(problems)} problem(s)")
     )
+    for problem in problems:
+        typer.echo(f"  {problem}")
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command("real-voice-dev")
+def real_voice_dev_command(
+    src: Path = typer.Argument(..., help="Folder the Debian packages were unpacked into (dpkg -x), one or several."),
+    out: Path = typer.Option(..., "--out", help="Folder for corpus/<kind>/, corpus/all/ and suite/."),
+    clips_per_class: int = typer.Option(90, help="Clips per class of each dev task (fewer when the data have fewer)."),
+    seed: int = typer.Option(0, help="Seed of the clip selection."),
+) -> None:
+    """Import asterisk, hedgewars and klettres and build the real-voice dev suite from the held-out speakers."""
+    from slap_edge.data.importers import ImporterError
+    from slap_edge.data.manifest import ManifestError
+    from slap_edge.data.real_voices import build_real_voice_dev
+    from slap_edge.data.suite_builder import SuiteBuildError
+    from slap_edge.eval.suite import validate_suite
+
+    try:
+        result = build_real_voice_dev(
+            src, out, clips_per_class=clips_per_class, seed=seed, progress=lambda msg: typer.echo(msg, err=True)
+        )
+    except (ImporterError, SuiteBuildError, ManifestError) as exc:
+        raise fail(str(exc)) from exc
+    for kind, summary in result.imports.items():
+        typer.echo(f"{kind}: {summary['imported']} clips {summary['splits']}, skipped {summary['skipped_by_kind']}")
+    for name, task in result.tasks.items():
+        sizes = ", ".join(f"{label} {n} clips/{len(task['speakers'][label])} spk" for label, n in task["clips"].items())
+        typer.echo(f"task {name}: {sizes}")
+    typer.echo(f"training corpus (all other speakers): {result.train_clips} clips, {result.train_speakers} speakers")
+    problems = validate_suite(result.suite, min_speakers=2)
+    typer.echo(f"suite {result.suite}: validator " + ("ok" if not problems else f"{len(problems)} problem(s)"))
     for problem in problems:
         typer.echo(f"  {problem}")
     if problems:

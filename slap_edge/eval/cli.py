@@ -18,6 +18,9 @@ def eval_command(
     json_out: Path | None = typer.Option(None, "--json", help="Write the full report as JSON here."),
     markdown_out: Path | None = typer.Option(None, "--markdown", help="Write the report table as markdown here."),
     probe: bool = typer.Option(True, "--probe/--no-probe", help="Also run the speaker-grouped linear probe."),
+    mfcc: bool = typer.Option(
+        True, "--mfcc/--no-mfcc", help="With the probe, also probe 40 MFCC statistics on the same folds (reference)."
+    ),
     retrieval_data: Path | None = typer.Option(
         None, "--retrieval-data", help="Corpus folder: also report caption->audio recall@1/@5 on its split."
     ),
@@ -37,7 +40,7 @@ def eval_command(
     try:
         source = load_embedding_source(model, device=device)
         if suite is not None:
-            report = evaluate_suite(load_suite(suite), source, probe=probe)
+            report = evaluate_suite(load_suite(suite), source, probe=probe, mfcc_reference=mfcc)
         else:
             report = {
                 "suite": "(none)",

@@ -6,6 +6,8 @@ is given the class whose vector has the higher cosine with its embedding. Nothin
 Linear probe: logistic regression on the standardised clip embeddings, predicted out of fold; folds never split a
 speaker (5 folds grouped by speaker, or leave-one-speaker-out when a class has fewer than 5 speakers), and each fold
 chooses its regularisation by an inner grouped cross-validation on its own training clips.
+MFCC reference: the same probe, on the same folds, fitted on 40 MFCC statistics per clip (``slap_edge.eval.mfcc``)
+instead of the model's embedding; a model whose probe does not beat it keeps little beyond the spectral envelope.
 """
 
 from __future__ import annotations
@@ -175,10 +177,23 @@ def embed_suite(
     return audio, row_of, unreadable, text_of
 
 
-def evaluate_suite(suite: Suite, source: EmbeddingSource, probe: bool = True, seed: int = 0) -> dict[str, Any]:
+def mfcc_features(paths: list[Path]) -> np.ndarray:
+    """40 MFCC means and standard deviations [N, 80] of readable clips, read at the MFCC sample rate."""
+    from slap_edge.eval.mfcc import MfccConfig, mfcc_statistics
+
+    config = MfccConfig()
+    return np.stack([mfcc_statistics(read_audio(path, config.sample_rate), config) for path in paths])
+
+
+def evaluate_suite(
+    suite: Suite, source: EmbeddingSource, probe: bool = True, seed: int = 0, mfcc_reference: bool = True
+) -> dict[str, Any]:
     """The report of spec/eval-suite.md as a JSON-ready dict: per task, per category and mean; unreadable clips
-    are counted and named, and left out of every task they belong to."""
+    are counted and named, and left out of every task they belong to. With ``probe`` and ``mfcc_reference`` each
+    task also gets ``mfcc_probe``: the same probe on 40 MFCC statistics, on the same speaker-grouped folds."""
     audio, row_of, unreadable, text_of = embed_suite(suite, source)
+    with_mfcc = probe and mfcc_reference and bool(row_of)
+    reference = mfcc_features(list(row_of)) if with_mfcc else None
 
     tasks = []
     for task in suite.tasks:
@@ -192,6 +207,7 @@ def evaluate_suite(suite: Suite, source: EmbeddingSource, probe: bool = True, se
             "n_unreadable": sum(1 for c in suite.clips_of(task.name) if str(c.path) in unreadable),
             "zero_shot": None,
             "linear_probe": None,
+            "mfcc_probe": None,
         }
         if clips:
             x = audio[[row_of[c.path] for c in clips]]
@@ -203,6 +219,9 @@ def evaluate_suite(suite: Suite, source: EmbeddingSource, probe: bool = True, se
             speakers = [c.speaker for c in clips]
             if probe and len(set(speakers)) >= 2 and len(set(y)) == 2:
                 entry["linear_probe"] = _scores(y, linear_probe_predict(x, y, speakers, seed), labels)
+                if reference is not None:  # probe_folds depends on labels, speakers and seed alone: the same folds
+                    ref_x = reference[[row_of[c.path] for c in clips]]
+                    entry["mfcc_probe"] = _scores(y, linear_probe_predict(ref_x, y, speakers, seed), labels)
                 entry["probe_folds"] = (
                     f"{PROBE_FOLDS}-fold by speaker"
                     if min(len({c.speaker for c in clips if c.label == lab}) for lab in labels) >= PROBE_FOLDS
@@ -228,6 +247,7 @@ def evaluate_suite(suite: Suite, source: EmbeddingSource, probe: bool = True, se
         "tasks": tasks,
         "zero_shot": summary("zero_shot"),
         "linear_probe": summary("linear_probe") if probe else None,
+        "mfcc_probe": summary("mfcc_probe") if with_mfcc else None,
     }
 
 
