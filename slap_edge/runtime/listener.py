@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from slap_edge.runtime.gate import EnergyGate
 from slap_edge.runtime.sources import Gap, MicSource, Resampler
 from slap_edge.runtime.stream import Event, Message, Scores, Stream
 from slap_edge.runtime.text import resolve_bank
+
+if TYPE_CHECKING:
+    from slap_edge.adapt.heads import Heads
 
 log = logging.getLogger("slap_edge.runtime")
 
@@ -217,14 +220,22 @@ def create_listener(
     bank: str | Path | None = None,
     threads: int = 1,
     cache_dir: str | Path | None = None,
+    heads: Heads | str | Path | None = None,
     **listener_options: Any,
 ) -> Listener:
-    """A listener for ``bundle`` scoring ``prompts`` (a prompts.txt path, a `PromptSet` or a ready `PromptBank`)."""
+    """A listener for ``bundle`` scoring ``prompts`` (a prompts.txt path, a `PromptSet` or a ready `PromptBank`)
+    and/or adapted ``heads`` (a `Heads` or a heads file from `slap-edge adapt`; its sections replace prompt sections
+    of the same name, or are added; ``listener.engine.describe_sections()`` says which)."""
+    from slap_edge.adapt.heads import resolve_heads
+
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle)
+    adapted = resolve_heads(heads)
     if isinstance(prompts, PromptBank):
-        prompt_bank = prompts
+        prompt_bank: PromptBank | None = prompts
+    elif prompts is None and bank is None and adapted is not None:
+        prompt_bank = None
     else:
         prompt_set = load_prompts(prompts) if isinstance(prompts, (str, Path)) else prompts
         prompt_bank = resolve_bank(bundle, prompt_set, bank, cache_dir=cache_dir, threads=threads)
-    return Listener(Engine(bundle, prompt_bank, threads=threads), **listener_options)
+    return Listener(Engine(bundle, prompt_bank, threads=threads, heads=adapted), **listener_options)
