@@ -53,12 +53,14 @@ def fit_softmax_regression(
     prior_bias: np.ndarray | None = None,
     penalise_bias: bool = False,
     sample_weight: np.ndarray | None = None,
+    bias_c: float | None = None,
     tol: float = 1e-9,
     max_iter: int = 200,
 ) -> LinearHead:
     """Minimise the objective of the module docstring; ``y`` holds class indices in ``[0, n_classes)``.
 
-    A class with no clips is allowed only with ``penalise_bias`` (the prior then keeps its head finite).
+    A class with no clips is allowed only with ``penalise_bias`` (the prior then keeps its head finite). The bias
+    penalty is ``1/(2 * bias_c) * ||b - b0||^2`` with ``bias_c`` (default: ``c``).
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
@@ -88,7 +90,7 @@ def fit_softmax_regression(
     offset = x @ w0.T + b0  # logits of the prior
     onehot = np.eye(k)[y]
     reg = np.full(r + 1, 1.0 / c)
-    reg[-1] = 1.0 / c if penalise_bias else _BIAS_RIDGE
+    reg[-1] = 1.0 / (c if bias_c is None else bias_c) if penalise_bias else _BIAS_RIDGE
     # The bias ridge pulls toward b0 in the penalised case and toward 0 (through -b0 below) otherwise.
     bias_target = 0.0 if penalise_bias else -b0
 
