@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from slap_edge.adapt.fit import DEFAULT_CS, choose_c, fit_head, prompt_prior, speaker_folds
+from slap_edge.adapt.fit import DEFAULT_CS, choose_c, fit_head, speaker_folds
 from slap_edge.eval.metrics import macro_f1
 from slap_edge.scoring import class_vectors
 
