@@ -131,5 +131,14 @@ def adapt_site(
         )
         head.info["prompts"] = prompt_source.get(name)
         sections.append(head)
+        calibration = head.info.get("calibration")
+        if isinstance(calibration, dict):
+            for label, facts in calibration.items():
+                if facts.get("threshold") is not None and facts["threshold"] >= 0.999:
+                    examples.warnings.append(
+                        f"section {name!r} label {label!r}: clips of other labels reach p >= 0.999, so the threshold "
+                        f"for FAR {cfg.target_far} ({facts['threshold']:.4f}) will rarely let it fire; add clips or "
+                        "raise --target-far"
+                    )
     heads = Heads(model_id=bundle.model_id, sections=tuple(sections), source="<fitted>")
     return AdaptResult(heads, examples.warnings, prompt_source)
