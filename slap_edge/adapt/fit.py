@@ -155,6 +155,7 @@ def choose_c(
     folds: list[tuple[np.ndarray, np.ndarray]],
     cs: tuple[float, ...],
     balanced: bool = True,
+    criterion: str = "f1",
 ) -> tuple[float, np.ndarray | None, bool]:
     """The c of ``cs`` with the best cross-validated macro-F1 (ties to the smaller c: the stronger pull toward the
     prompts, or the simpler plain head), its out-of-fold probabilities, and
@@ -164,13 +165,22 @@ def choose_c(
     moving the boundary toward the few adaptation speakers; with tens of clips F1 ties often, and a tie keeps the
     prior."""
     best: tuple[float, float, np.ndarray] | None = None
+    floor: float | None = None  # guarded: the F1 of the strongest pull, which a looser c must not lose
     for c in sorted(cs):
         oof = out_of_fold(x, y, n_classes, c, prior, folds, balanced)
         f1 = oof_macro_f1(oof, y, n_classes)
         if f1 is None:
             continue
-        if best is None or f1 > best[1] + 1e-9:
-            best = (c, f1, oof)
+        if criterion == "f1":
+            score = f1
+        else:
+            if floor is None:
+                floor = f1
+            if criterion == "guarded" and f1 < floor - 1e-9:
+                continue
+            score = -balanced_log_loss(oof, y)
+        if best is None or score > best[1] + 1e-9:
+            best = (c, score, oof)
     if best is None:
         return sorted(cs)[(len(cs) - 1) // 2], None, False
     return best[0], best[2], True
