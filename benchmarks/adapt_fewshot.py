@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from slap_edge.adapt.fit import DEFAULT_CS, choose_c, fit_head, speaker_folds
+from slap_edge.adapt.fit import CRITERIA, DEFAULT_CS, choose_c, fit_head, speaker_folds
 from slap_edge.eval.metrics import macro_f1
 from slap_edge.scoring import class_vectors
 
@@ -116,7 +116,7 @@ def run_task(
             row["zero_shot"] = macro_f1(y[t].tolist(), (x[t] @ vectors.T).argmax(1).tolist(), labels)
             folds, _ = speaker_folds(y[a], spk[a], 5, args.seed)
             for method, p in (("plain", None), ("prior", prior)):
-                c, _, _ = choose_c(x[a], y[a], len(labels), p, folds, tuple(args.cs))
+                c, _, _ = choose_c(x[a], y[a], len(labels), p, folds, tuple(args.cs), criterion=args.criterion)
                 head = fit_head(x[a], y[a], len(labels), c, p)
                 row[method] = macro_f1(y[t].tolist(), head.probs(x[t]).argmax(1).tolist(), labels)
                 row[f"{method}_c"] = c
@@ -257,6 +257,7 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--min-test", type=int, default=5, help="Test clips each class must keep.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--criterion", default="guarded", choices=CRITERIA, help="How CV chooses c (adapt's default).")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/slap-edge-adapt-cache"), help="Embedding cache.")
     parser.add_argument("--out", type=Path, required=True, help="Output prefix: writes OUT.json, OUT.md, OUT.png.")
     args = parser.parse_args()
@@ -279,6 +280,7 @@ def main() -> None:
         "draws": args.draws,
         "min_test": args.min_test,
         "cs": args.cs,
+        "criterion": args.criterion,
         "suites": {},
     }
     for spec in args.suite:

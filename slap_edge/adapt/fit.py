@@ -6,8 +6,9 @@ For each section two heads are cross-validated side by side with the zero-shot p
 - ``prior``: the same, pulled toward ``logit_scale *`` the text prompts' class vectors (and zero biases), so a strong
   pull is the zero-shot decision and a weak one the plain head; a class with few clips stays near its prompt.
 
-The regularisation of each is chosen from a grid by speaker-grouped cross-validation (macro-F1 of the held-out
-clips; ties go to the stronger pull). The out-of-fold probabilities of the chosen head give its
+The regularisation of each is chosen from a grid by speaker-grouped cross-validation (`choose_c`: by default the
+lowest held-out log-loss that does not lose held-out macro-F1 against the strongest pull; ties go to the stronger
+pull). The out-of-fold probabilities of the chosen head give its
 cross-validated macro-F1 and its calibrated thresholds: for each label, the lowest probability that at most
 ``target_far`` of the clips of the other labels reach.
 """
@@ -26,6 +27,7 @@ from slap_edge.eval.metrics import macro_f1
 
 DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
 VARIANTS = ("prior", "plain")
+CRITERIA = ("guarded", "log_loss", "f1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,8 +40,11 @@ class AdaptConfig:
     target_far: float | None = 0.01
     seed: int = 0
     balanced: bool = True
+    criterion: str = "guarded"
 
     def __post_init__(self) -> None:
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"criterion must be one of {CRITERIA}, got {self.criterion!r}")
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if not self.cs or any(not (c > 0 and math.isfinite(c)) for c in self.cs):
@@ -155,15 +160,16 @@ def choose_c(
     folds: list[tuple[np.ndarray, np.ndarray]],
     cs: tuple[float, ...],
     balanced: bool = True,
-    criterion: str = "f1",
+    criterion: str = "guarded",
 ) -> tuple[float, np.ndarray | None, bool]:
-    """The c of ``cs`` with the best cross-validated macro-F1 (ties to the smaller c: the stronger pull toward the
-    prompts, or the simpler plain head), its out-of-fold probabilities, and
-    whether cross-validation could decide (else the middle of the grid, and None).
+    """The c of ``cs`` chosen by speaker-grouped cross-validation, its out-of-fold probabilities, and whether
+    cross-validation could decide (else the middle of the grid, and None). Ties go to the smaller c (the stronger
+    pull toward the prompts, or the simpler plain head).
 
-    F1 rather than log-loss decides because a log-loss gain often only recalibrates the prompts' confidence while
-    moving the boundary toward the few adaptation speakers; with tens of clips F1 ties often, and a tie keeps the
-    prior."""
+    ``criterion``: ``log_loss`` (balanced log-loss of the held-out clips), ``f1`` (their macro-F1), or ``guarded``
+    (the lowest log-loss among the c whose macro-F1 is no lower than the smallest c's). Log-loss alone may move the
+    boundary toward the few adaptation speakers for a calibration gain; F1 alone is coarse with tens of clips and
+    almost always ties back to the prior; the guard keeps log-loss's gains where the held-out F1 does not drop."""
     best: tuple[float, float, np.ndarray] | None = None
     floor: float | None = None  # guarded: the F1 of the strongest pull, which a looser c must not lose
     for c in sorted(cs):
@@ -265,7 +271,9 @@ def fit_section(
         if variant == "prior" and prior is None:
             cv["prior"] = None
             continue
-        c, oof, decided = choose_c(x, y, n_classes, prior if variant == "prior" else None, folds, cfg.cs, cfg.balanced)
+        c, oof, decided = choose_c(
+            x, y, n_classes, prior if variant == "prior" else None, folds, cfg.cs, cfg.balanced, cfg.criterion
+        )
         chosen[variant] = (c, oof, decided)
         cv[variant], cv[f"{variant}_clips"] = f1_of(oof)
     variant = cfg.variant if cfg.variant in chosen else "plain"
@@ -275,7 +283,9 @@ def fit_section(
         "variant": variant,
         "why": None if variant == cfg.variant else "no prompts for every label of this section",
         "c": c,
-        "c_chosen_by": "cross-validation" if decided else "default (cross-validation impossible with these speakers)",
+        "c_chosen_by": f"cross-validation ({cfg.criterion})"
+        if decided
+        else "default (cross-validation impossible with these speakers)",
         "n_clips": len(y_labels),
         "n_speakers": len(set(speakers)),
         "clips_per_label": {label: int(np.sum(y == i)) for i, label in enumerate(labels)},
