@@ -165,7 +165,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"- commit: {result['commit']}; made by `{result['command']}`",
         f"- machine: {result['machine']}; {result['date']}; {result['wall_s']:.0f} s",
         f"- {result['draws']} draws per k; speaker-disjoint adaptation/test; regularisation grid {result['cs']} chosen "
-        "by speaker-grouped CV on the adaptation clips; test = every clip of every other speaker",
+        f"by speaker-grouped CV ({result['criterion']}) on the adaptation clips; "
+        "test = every clip of every other speaker",
         "",
     ]
     for name, s in result["suites"].items():
