@@ -104,6 +104,26 @@ def test_fit_section_reports_all_three_and_stores_the_chosen_variant() -> None:
     assert np.all(np.isfinite(head.thresholds))
     plain, info = fit_section("s", x, [labels[i] for i in y], speakers, labels, None, 20.0, AdaptConfig())
     assert info["variant"] == "plain" and "no prompts" in info["why"]
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        AdaptConfig(criterion="accuracy")
+
+
+@pytest.mark.parametrize("criterion", ["guarded", "log_loss", "f1"])
+def test_choose_c_guarded_and_f1_never_lose_f1_against_the_strongest_pull(criterion: str) -> None:
+    from slap_edge.adapt.fit import choose_c, oof_macro_f1, out_of_fold
+
+    x, y = _data(40, 16, 2, seed=5, shift=0.15)
+    groups = np.array([f"s{i}" for i in range(40)], dtype=object)
+    folds, _ = speaker_folds(y, groups, 5, 0)
+    prior = 20.0 * np.eye(2, 16)[::-1]  # prompts that point the wrong way: the clips must pull away
+    cs = (0.001, 0.1, 10.0, 1000.0)
+    c, oof, decided = choose_c(x, y, 2, prior, folds, cs, criterion=criterion)
+    assert decided and oof is not None and not np.isnan(oof).any()
+    strongest = oof_macro_f1(out_of_fold(x, y, 2, cs[0], prior, folds), y, 2)
+    chosen = oof_macro_f1(oof, y, 2)
+    if criterion != "log_loss":
+        assert chosen >= strongest - 1e-9
+    assert c > cs[0] and chosen > strongest  # wrong prompts: every criterion moves away from them
 
 
 def test_decision_uses_a_calibrated_threshold_per_label() -> None:
