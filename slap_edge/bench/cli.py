@@ -21,6 +21,9 @@ def bench(
     audio: list[Path] = typer.Option([], "--audio", help="Audio files for the schedule (default: espeak-ng speech)."),
     prompts: Path | None = typer.Option(None, "--prompts", "-p", help="prompts.txt to score (default: 3 sections)."),
     bank: str | None = typer.Option(None, "--bank", help="Precomputed prompt bank (.npz or a bundled bank's name)."),
+    heads: Path | None = typer.Option(
+        None, "--heads", help="Adapted heads (.npz from `slap-edge adapt`) scored as `listen --heads` does (ort-cpu)."
+    ),
     model: Path | None = typer.Option(None, "--model", help="Run folder with the student's weights (torch backends)."),
     peers: bool = typer.Option(True, "--peers/--no-peers", help="Also measure teacher, Resemblyzer and Silero VAD."),
     peer: list[str] = typer.Option([], "--peer", help="Only these peers: teacher, resemblyzer, silero-vad."),
@@ -59,6 +62,7 @@ def bench(
             prompts=str(prompts) if prompts else None,
             bank=bank,
             model_run=str(model) if model else None,
+            heads=str(heads) if heads else None,
             peers=tuple(dict.fromkeys(peer)) if peer else (PEERS if peers else ()),
             teacher_run=str(teacher) if teacher else None,
             teacher_model=teacher_model,

@@ -67,6 +67,7 @@ class ListenPathSpec:
     prompts: str | None = None
     bank: str | None = None
     model_run: str | None = None  # torch backends: weights from this run instead of a random initialisation
+    heads: str | None = None  # adapted heads file (`slap-edge adapt`): its sections replace or join the prompts'
 
 
 def _synthetic_bank(bundle: Any, prompt_set: Any) -> Any:
@@ -201,8 +202,15 @@ def create_engine(spec: ListenPathSpec) -> tuple[Any, dict[str, Any]]:
     bundle = load_bundle(spec.bundle)
     bank, bank_note = resolve_bench_bank(bundle, spec.prompts, spec.bank, spec.threads)
     notes: dict[str, Any] = {"prompt_bank": bank_note, "prompts": len(bank.prompts)}
+    heads = None
+    if spec.heads is not None:
+        from slap_edge.adapt.heads import load_heads
+
+        heads = load_heads(spec.heads)
     if spec.backend == "ort-cpu":
-        engine = Engine(bundle, bank, threads=spec.threads)
+        engine = Engine(bundle, bank, threads=spec.threads, heads=heads)
+        if heads is not None:
+            notes["heads"] = f"{spec.heads}: {engine.describe_sections()}"
         notes["encoder"] = f"onnxruntime CPU, {spec.threads} intra-op thread(s), audio.onnx as bundled"
     else:
         import torch

@@ -268,7 +268,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             f"## {r['backend']}: per hop (ms), {r['hops_encoded']} hops encoded, {r['hops_gated']} gated",
             "",
-            f"{r['notes'].get('encoder', '')}. Prompts: {r['notes'].get('prompt_bank', '')}.",
+            f"{r['notes'].get('encoder', '')}. Prompts: {r['notes'].get('prompt_bank', '')}."
+            + (f" Adapted heads: {r['notes']['heads']}." if r["notes"].get("heads") else ""),
             "",
             "| stage | p50 | p95 | p99 | max |",
             "|---|---:|---:|---:|---:|",

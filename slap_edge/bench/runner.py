@@ -46,6 +46,7 @@ class BenchConfig:
     prompts: str | None = None
     bank: str | None = None
     model_run: str | None = None
+    heads: str | None = None  # adapted heads (`slap-edge adapt`) scored with, or instead of, the prompts
     peers: tuple[str, ...] = PEERS
     teacher_run: str | None = None
     teacher_model: str = "teacher-small"
@@ -228,6 +229,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda _: None) -> 
                 prompts=cfg.prompts,
                 bank=cfg.bank,
                 model_run=cfg.model_run,
+                heads=cfg.heads,
             )
             jobs.append(("listen", backend, dataclasses.asdict(spec)))
         for peer in cfg.peers:

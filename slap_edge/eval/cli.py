@@ -26,6 +26,9 @@ def eval_command(
     ),
     retrieval_split: str = typer.Option("val", "--retrieval-split", help="Corpus split for retrieval."),
     device: str = typer.Option("cpu", "--device", help="Torch device for run folders."),
+    heads: Path | None = typer.Option(
+        None, "--heads", help="Adapted heads (`slap-edge adapt`): also score tasks named like their sections."
+    ),
 ) -> None:
     """Score a model zero-shot and with a linear probe on a suite; print the per-task table."""
     from slap_edge.config import ConfigError
@@ -40,7 +43,10 @@ def eval_command(
     try:
         source = load_embedding_source(model, device=device)
         if suite is not None:
-            report = evaluate_suite(load_suite(suite), source, probe=probe, mfcc_reference=mfcc)
+            from slap_edge.adapt.heads import load_heads
+
+            adapted = load_heads(heads) if heads is not None else None
+            report = evaluate_suite(load_suite(suite), source, probe=probe, mfcc_reference=mfcc, heads=adapted)
         else:
             report = {
                 "suite": "(none)",

@@ -42,6 +42,17 @@ def report_markdown(report: dict[str, Any]) -> str:
             f"| mean {category} | | | | {_fmt(value)} | | {_fmt(probe)} | |"
             + (f" {_fmt(mf['categories'].get(category))} |" if mf else "")
         )
+    adapted = report.get("adapted")
+    if adapted:
+        lines += ["", f"Adapted heads ({report.get('heads')}):", "", "| task | adapted F1 | adapted bal. acc. |"]
+        lines.append("|---|---:|---:|")
+        for t in report["tasks"]:
+            if t.get("adapted"):
+                lines.append(
+                    f"| {t['task']} | {_metric(t, 'adapted', 'macro_f1')} | "
+                    f"{_metric(t, 'adapted', 'balanced_accuracy')} |"
+                )
+        lines.append(f"| **mean** | **{_fmt(adapted['mean_macro_f1'])}** | |")
     bad = report["unreadable"]
     if bad["count"]:
         lines += ["", f"{bad['count']} clips could not be read:"]

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from slap_edge.adapt.heads import Heads
 from slap_edge.eval.embedders import EmbeddingSource
 from slap_edge.eval.metrics import balanced_accuracy, macro_f1, recall_at_k
 from slap_edge.eval.suite import AudioReadError, Suite, read_audio
@@ -185,13 +186,35 @@ def mfcc_features(paths: list[Path]) -> np.ndarray:
     return np.stack([mfcc_statistics(read_audio(path, config.sample_rate), config) for path in paths])
 
 
+def adapted_task_scores(heads: Heads, task_name: str, labels: list[str], audio: np.ndarray, y: list[str]) -> Any:
+    """Scores of the adapted head named like the task (None when there is none, or its labels differ)."""
+    if task_name not in heads.names:
+        return None
+    head = heads.section(task_name)
+    if sorted(head.labels) != sorted(labels):
+        return None
+    return _scores(y, head.predict(audio), labels)
+
+
 def evaluate_suite(
-    suite: Suite, source: EmbeddingSource, probe: bool = True, seed: int = 0, mfcc_reference: bool = True
+    suite: Suite,
+    source: EmbeddingSource,
+    probe: bool = True,
+    seed: int = 0,
+    mfcc_reference: bool = True,
+    heads: Heads | None = None,
 ) -> dict[str, Any]:
     """The report of spec/eval-suite.md as a JSON-ready dict: per task, per category and mean; unreadable clips
     are counted and named, and left out of every task they belong to. With ``probe`` and ``mfcc_reference`` each
-    task also gets ``mfcc_probe``: the same probe on 40 MFCC statistics, on the same speaker-grouped folds."""
+    task also gets ``mfcc_probe``: the same probe on 40 MFCC statistics, on the same speaker-grouped folds. With
+    ``heads`` (`slap-edge adapt`), a task named like an adapted section is also scored by that head (``adapted``)."""
+    if heads is not None:
+        if source.model_id is None:
+            raise ValueError(f"adapted heads need a bundle to evaluate ({source.name} is not one)")
+        heads.check_model(source.model_id, heads.embed_dim, f"the model {source.name}")
     audio, row_of, unreadable, text_of = embed_suite(suite, source)
+    if heads is not None and audio.size:
+        heads.check_model(source.model_id or "", int(audio.shape[1]), f"the model {source.name}")
     with_mfcc = probe and mfcc_reference and bool(row_of)
     reference = mfcc_features(list(row_of)) if with_mfcc else None
 
@@ -209,6 +232,8 @@ def evaluate_suite(
             "linear_probe": None,
             "mfcc_probe": None,
         }
+        if heads is not None:
+            entry["adapted"] = None
         if clips:
             x = audio[[row_of[c.path] for c in clips]]
             y = [c.label for c in clips]
@@ -216,6 +241,8 @@ def evaluate_suite(
             prompt_emb = np.stack([text_of[p] for prompts in task.classes.values() for p in prompts])
             zs_pred, _ = zero_shot_predict(x, prompt_emb, prompt_labels)
             entry["zero_shot"] = _scores(y, zs_pred, labels)
+            if heads is not None:
+                entry["adapted"] = adapted_task_scores(heads, task.name, labels, x, y)
             speakers = [c.speaker for c in clips]
             if probe and len(set(speakers)) >= 2 and len(set(y)) == 2:
                 entry["linear_probe"] = _scores(y, linear_probe_predict(x, y, speakers, seed), labels)
@@ -248,6 +275,7 @@ def evaluate_suite(
         "zero_shot": summary("zero_shot"),
         "linear_probe": summary("linear_probe") if probe else None,
         "mfcc_probe": summary("mfcc_probe") if with_mfcc else None,
+        **({"adapted": summary("adapted"), "heads": heads.source} if heads is not None else {}),
     }
 
 

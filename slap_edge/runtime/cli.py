@@ -40,6 +40,9 @@ def listen(
     bank: str | None = typer.Option(
         None, "--bank", help="Precomputed prompt bank (.npz from `prompts embed`, or a bundled bank's name)."
     ),
+    heads: Path | None = typer.Option(
+        None, "--heads", help="Adapted heads (.npz from `slap-edge adapt`): replace or add sections, calibrated."
+    ),
     input_: str | None = typer.Option(
         None, "--input", "-i", help="Audio file, or '-' for raw s16le PCM on stdin. Default: the microphone."
     ),
@@ -73,8 +76,10 @@ def listen(
     from slap_edge.runtime.sources import AudioSourceError, FileSource, MicSource, StdinSource
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    if prompts is None and bank is None:
-        raise _fail("give --prompts prompts.txt or a built-in set such as demographics (or --bank bank.npz)")
+    if prompts is None and bank is None and heads is None:
+        raise _fail(
+            "give --prompts prompts.txt or a built-in set such as demographics (or --bank bank.npz or --heads site.npz)"
+        )
     try:
         decision = DecisionConfig(smoothing_s=smoothing_s, min_dwell_s=min_dwell_s)
         gate = EnergyGate(threshold_db=gate_db, enabled=not no_gate)
@@ -84,8 +89,10 @@ def listen(
     sinks: list[Any] = []
     try:
         listener = create_listener(
-            bundle, prompts, bank=bank, threads=threads, hop_s=hop_s, decision=decision, gate=gate
+            bundle, prompts, bank=bank, threads=threads, hop_s=hop_s, decision=decision, gate=gate, heads=heads
         )
+        if heads is not None:
+            typer.echo(f"sections: {listener.engine.describe_sections()}", err=True)
         sr = listener.sample_rate
         if input_ is None:
             dev: int | str | None = int(device) if device is not None and device.isdigit() else device

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from slap_edge.runtime.protocols import AudioSource, Sink
 from slap_edge.runtime.sources import FileSource, Gap, MicSource, Resampler, StdinSource
 from slap_edge.runtime.stream import Event, Message, Scores, Stream
 from slap_edge.runtime.text import resolve_bank
+
+if TYPE_CHECKING:
+    from slap_edge.adapt.heads import Heads
 
 log = logging.getLogger("slap_edge.runtime")
 
@@ -225,15 +228,23 @@ def create_listener(
     bank: str | Path | None = None,
     threads: int = 1,
     cache_dir: str | Path | None = None,
+    heads: Heads | str | Path | None = None,
     **listener_options: Any,
 ) -> Listener:
-    """A listener for ``bundle`` scoring ``prompts``: a ready `PromptBank`, or anything `resolve_prompts` reads (a
-    prompts.txt path, a built-in set's name such as ``"demographics"``, prompts text, a `PromptSet`)."""
+    """A listener for ``bundle`` scoring ``prompts`` (a ready `PromptBank`, or anything `resolve_prompts` reads: a
+    prompts.txt path, a built-in set's name such as ``"demographics"``, prompts text, a `PromptSet`) and/or adapted
+    ``heads`` (a `Heads` or a heads file from `slap-edge adapt`; its sections replace prompt sections of the same
+    name, or are added; ``listener.engine.describe_sections()`` says which)."""
+    from slap_edge.adapt.heads import resolve_heads
+
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle)
+    adapted = resolve_heads(heads)
     if isinstance(prompts, PromptBank):
-        prompt_bank = prompts
+        prompt_bank: PromptBank | None = prompts
+    elif prompts is None and bank is None and adapted is not None:
+        prompt_bank = None
     else:
         prompt_set = resolve_prompts(prompts) if prompts is not None else None
         prompt_bank = resolve_bank(bundle, prompt_set, bank, cache_dir=cache_dir, threads=threads)
-    return Listener(Engine(bundle, prompt_bank, threads=threads), **listener_options)
+    return Listener(Engine(bundle, prompt_bank, threads=threads, heads=adapted), **listener_options)

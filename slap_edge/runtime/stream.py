@@ -116,7 +116,9 @@ class Stream:
         self.gate = gate or EnergyGate()
         self.decision_cfg = decision or DecisionConfig()
         self.decisions = {
-            name: SectionDecision(name, labels, self.decision_cfg, self.hop / sr)
+            name: SectionDecision(
+                name, labels, self.decision_cfg, self.hop / sr, getattr(engine, "section_thresholds", {}).get(name)
+            )
             for name, labels in engine.section_labels.items()
         }
         self._ring = RingBuffer(self.window + 8 * self.hop)
