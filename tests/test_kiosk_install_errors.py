@@ -19,7 +19,10 @@ def kiosk() -> Path:
     if not (venv / ".installed").exists() or not exe.exists():
         pytest.skip(f"no base-only venv at {venv} (made by `make setup-base` or tests/test_base_install.py)")
     for module in ("torch", "sklearn", "pyworld"):
-        if subprocess.run([str(venv / "bin" / "python"), "-c", f"import {module}"], capture_output=True).returncode == 0:
+        if (
+            subprocess.run([str(venv / "bin" / "python"), "-c", f"import {module}"], capture_output=True).returncode
+            == 0
+        ):
             pytest.skip(f"{venv} has {module}; it is not a kiosk install")
     return exe
 
@@ -57,7 +60,9 @@ def test_eval_without_sklearn_skips_the_probe_with_a_message(kiosk: Path, tmp_pa
     for i, f0 in enumerate((110, 120, 300, 320)):
         t = np.arange(16000) / 16000
         sf.write(str(root / "audio" / f"{i}.wav"), 0.3 * np.sin(2 * np.pi * f0 * t), 16000)
-        lines.append({"path": f"audio/{i}.wav", "task": "pitch", "label": "low" if f0 < 200 else "high", "speaker": str(i)})
+        lines.append(
+            {"path": f"audio/{i}.wav", "task": "pitch", "label": "low" if f0 < 200 else "high", "speaker": str(i)}
+        )
     (root / "clips.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     res = _run(kiosk, "eval", "--model", "default", "--suite", str(root))
     assert res.returncode == 0, res.stdout + res.stderr

@@ -94,7 +94,12 @@ class Engine:
 
     def score(self, embedding: np.ndarray) -> dict[str, np.ndarray]:
         """Per-section probabilities of an embedding."""
-        return section_probs(embedding, self._bank_emb, self._sections, self.logit_scale)
+        probs = section_probs(embedding, self._bank_emb, self._sections, self.logit_scale)
+        if not all(np.all(np.isfinite(p)) for p in probs.values()):
+            raise EngineError(
+                f"scoring gave NaN/inf probabilities (logit_scale {self.logit_scale}); the bundle's scoring is broken"
+            )
+        return probs
 
     def score_window(self, window: np.ndarray) -> dict[str, np.ndarray]:
         """Offline scoring of one window: what a stream computes for it, without state."""

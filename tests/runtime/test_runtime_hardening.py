@@ -71,15 +71,15 @@ def test_listen_out_equal_to_the_input_audio_is_refused(test_bundle: Path, bank_
     assert wav.read_bytes() == before
 
 
-def test_listen_out_equal_to_the_prompts_or_bank_is_refused(
-    test_bundle: Path, bank_file: Path, tmp_path: Path
-) -> None:
+def test_listen_out_equal_to_the_prompts_or_bank_is_refused(test_bundle: Path, bank_file: Path, tmp_path: Path) -> None:
     wav = _tone(tmp_path / "x.wav", 2.0)
     prompts = tmp_path / "p.txt"
     prompts.write_text(PROMPTS)
     # Another spelling of the same file (a relative path through a symlinked folder) is the same file.
     (tmp_path / "alias").symlink_to(tmp_path)
-    res = _listen(["-b", str(test_bundle), "-p", str(prompts), "-i", str(wav), "--fast", "-o", str(tmp_path / "alias" / "p.txt")])
+    res = _listen(
+        ["-b", str(test_bundle), "-p", str(prompts), "-i", str(wav), "--fast", "-o", str(tmp_path / "alias" / "p.txt")]
+    )
     assert res.exit_code == 2, res.output
     assert prompts.read_text() == PROMPTS
     bank_before = bank_file.read_bytes()
@@ -92,7 +92,21 @@ def test_listen_out_is_replaced_only_when_the_run_ends(test_bundle: Path, bank_f
     out = tmp_path / "out.jsonl"
     out.write_text("previous run\n")
     # A run that fails while starting (a bad --webhook) leaves the previous output as it was.
-    res = _listen(["-b", str(test_bundle), "--bank", str(bank_file), "-i", str(wav), "--fast", "-o", str(out), "--webhook", "ftp://x"])
+    res = _listen(
+        [
+            "-b",
+            str(test_bundle),
+            "--bank",
+            str(bank_file),
+            "-i",
+            str(wav),
+            "--fast",
+            "-o",
+            str(out),
+            "--webhook",
+            "ftp://x",
+        ]
+    )
     assert res.exit_code == 2 and out.read_text() == "previous run\n"
     res = _listen(["-b", str(test_bundle), "--bank", str(bank_file), "-i", str(wav), "--fast", "-o", str(out)])
     assert res.exit_code == 0, res.output
@@ -143,7 +157,9 @@ def test_manifest_times_must_be_finite(bundle_copy: Path, key: str) -> None:
     ("option", "value"),
     [("--smoothing", "nan"), ("--min-dwell", "inf"), ("--gate-db", "nan"), ("--hop", "nan"), ("--smoothing", "-1")],
 )
-def test_listen_refuses_nonfinite_options(test_bundle: Path, bank_file: Path, tmp_path: Path, option: str, value: str) -> None:
+def test_listen_refuses_nonfinite_options(
+    test_bundle: Path, bank_file: Path, tmp_path: Path, option: str, value: str
+) -> None:
     wav = _tone(tmp_path / "x.wav", 2.0)
     res = _listen(["-b", str(test_bundle), "--bank", str(bank_file), "-i", str(wav), "--fast", option, value])
     assert res.exit_code == 2, res.output
@@ -246,7 +262,12 @@ def test_absurd_stdin_rate_is_refused(rate: int) -> None:
 
 @pytest.mark.parametrize(
     ("head", "name"),
-    [(b"fLaC\x00\x00\x00\x22", "FLAC"), (b"RIFF\x24\x00\x00\x00WAVEfmt ", "WAV"), (b"OggS\x00\x02", "Ogg"), (b"ID3\x04", "MP3")],
+    [
+        (b"fLaC\x00\x00\x00\x22", "FLAC"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "WAV"),
+        (b"OggS\x00\x02", "Ogg"),
+        (b"ID3\x04", "MP3"),
+    ],
 )
 def test_container_bytes_on_raw_stdin_are_refused(head: str, name: str) -> None:
     src = StdinSource(SR, rate=SR, stream=io.BytesIO(head + b"\x00" * 4000))
