@@ -411,7 +411,18 @@ def load_bundle(path: str | Path | None, verify: bool = True) -> Bundle:
     path = resolve_bundle_path(path)
     if not path.exists():
         raise BundleError(f"{path}: no such bundle (expected a folder or a .tar.gz)")
-    root = path if path.is_dir() else _unpack_cached(path)
+    if path.is_dir():
+        return _load_root(path, verify)
+    try:
+        return _load_root(_unpack_cached(path), verify)
+    except BundleError as exc:
+        # Problems found in the unpacked copy name the archive the user gave, not only the cache folder.
+        if str(path) in str(exc):
+            raise
+        raise BundleError(f"{path}: {exc}") from exc
+
+
+def _load_root(root: Path, verify: bool) -> Bundle:
     manifest = read_manifest(root)
     model, audio = manifest["model"], manifest["audio"]
     bundle = Bundle(

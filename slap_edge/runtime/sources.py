@@ -87,12 +87,14 @@ class DownmixCheck:
         self.mix_energy = 0.0
         self.warned = False
 
-    def update(self, data: np.ndarray, mono: np.ndarray) -> None:
+    def update(self, data: np.ndarray) -> None:
+        """Fold in a block [frames, channels] as read (before the mix to mono)."""
         if self.warned or data.ndim != 2 or data.shape[1] < 2 or data.shape[0] == 0:
             return
-        x = data.astype(np.float64)
+        # Measured on what the model will get: NaN/inf zeroed and values clamped, as the stream's guard does.
+        x = np.clip(np.nan_to_num(data.astype(np.float64), nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
         self.channel_energy += float(np.mean(x * x, axis=1).sum())
-        self.mix_energy += float(np.square(mono, dtype=np.float64).sum())
+        self.mix_energy += float(np.square(x.mean(axis=1)).sum())
         self.frames += data.shape[0]
         loud = self.channel_energy / max(1, self.frames) > 1e-6  # above -60 dBFS
         if self.frames >= self.min_frames and loud and self.mix_energy < self.ratio * self.channel_energy:
@@ -152,7 +154,7 @@ def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     if data.shape[0] == 0:
         raise AudioSourceError(f"{path}: the audio file is empty (0 samples)")
     x = to_mono(data)
-    DownmixCheck(str(path), int(rate)).update(data, x)
+    DownmixCheck(str(path), int(rate)).update(data)
     if rate != sample_rate:
         import soxr
 
@@ -197,7 +199,7 @@ class FileSource:
                     data = f.read(self._block, dtype="float32", always_2d=True)
                     last = data.shape[0] < self._block
                     mono = to_mono(data)
-                    downmix.update(data, mono)
+                    downmix.update(data)
                     x = resample(mono, last=last)
                     if x.shape[0]:
                         emitted += x.shape[0]
@@ -288,7 +290,7 @@ class StdinSource:
                 continue
             pcm = np.frombuffer(data[:usable], dtype="<i2").reshape(-1, self.channels).astype(np.float32) / 32768.0
             mono = to_mono(pcm)
-            downmix.update(pcm, mono)
+            downmix.update(pcm)
             x = resample(mono)
             if x.shape[0]:
                 yield x
