@@ -273,3 +273,37 @@ def test_container_bytes_on_raw_stdin_are_refused(head: str, name: str) -> None:
     src = StdinSource(SR, rate=SR, stream=io.BytesIO(head + b"\x00" * 4000))
     with pytest.raises(AudioSourceError, match=name):
         list(src.chunks())
+
+
+def test_a_long_listen_writes_a_partial_file_and_renames_it_on_sigterm(
+    test_bundle: Path, bank_file: Path, voices: dict, tmp_path: Path
+) -> None:
+    """While `listen --out OUT` runs, lines go (flushed) to OUT.*.partial, which can be followed; SIGTERM renames it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous run\n")
+    cmd = [sys.executable, "-m", "slap_edge.cli", "listen", "-b", str(test_bundle), "--bank", str(bank_file)]
+    cmd += ["-i", str(voices["two_path"]), "-o", str(out)]  # paced in real time: the run lasts the clip's length
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 60
+        partial: list[Path] = []
+        while time.monotonic() < deadline and not (partial and partial[0].stat().st_size > 0):
+            time.sleep(0.2)
+            partial = list(tmp_path.glob("out.jsonl.*.partial"))
+        assert partial, "no partial file while listening"
+        assert out.read_text() == "previous run\n", "OUT is replaced only at the end"
+        followed = [json.loads(line) for line in partial[0].read_text().splitlines() if line.endswith("}")]
+        assert followed and followed[0]["type"] == "scores"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) >= len(followed) and lines[: len(followed)] == followed
+    assert not list(tmp_path.glob("*.partial"))
