@@ -48,8 +48,14 @@ def _tone(path: Path, seconds: float, stereo_anti: bool = False) -> Path:
 
 
 def _cli(python: str, args: list[str], env: dict, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    # `python -m` puts the working folder first on sys.path: run from the case's folder, so PYTHONPATH decides.
     return subprocess.run(
-        [python, "-m", "slap_edge.cli", *args], input=stdin, capture_output=True, env=env, timeout=600
+        [python, "-m", "slap_edge.cli", *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        timeout=600,
+        cwd=env["CASE_DIR"],
     )
 
 
@@ -204,7 +210,12 @@ def run(code: Path, python: str, kiosk_python: str | None) -> list[dict]:
             (w / "p.txt").write_text(PROMPTS)
             bundle = w / "bundle"
             shutil.copytree(default_bundle_path(), bundle)
-            env = {**os.environ, "PYTHONPATH": str(code.resolve()), "SLAP_EDGE_CACHE": str(w / "cache")}
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(code.resolve()),
+                "SLAP_EDGE_CACHE": str(w / "cache"),
+                "CASE_DIR": tmp,
+            }
             t0 = time.monotonic()
             outcome = case.run(w, bundle, env)
             outcome["wall_s"] = round(time.monotonic() - t0, 1)

@@ -148,7 +148,7 @@ def listen(
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         summary = listener.run(source)
-    except AudioSourceError as exc:
+    except (AudioSourceError, EngineError, ValueError) as exc:  # ValueError: a message JSON cannot carry (NaN)
         raise _fail(str(exc)) from exc
     finally:
         signal.signal(signal.SIGTERM, previous)
