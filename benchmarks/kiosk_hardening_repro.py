@@ -224,8 +224,41 @@ def run(code: Path, python: str, kiosk_python: str | None) -> list[dict]:
     return results
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _git(code: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(code), *args], capture_output=True, text=True).stdout.strip()
+
+
+def render_markdown(report: dict) -> str:
+    labels = list(report["runs"])
+    md = [f"# {report['what']}", "", f"`{report['command']}`", "", f"Machine: {report['machine']}", ""]
+    for label in labels:
+        md.append(f"- {label}: commit {report['runs'][label]['commit'][:12]}")
+    md += [
+        "",
+        "Each cell: exit status, flags (input_intact: the input file is unchanged afterwards; bare_nan_in_output: "
+        "`NaN` in the JSON lines), and the first error or warning line of stderr (else its last line).",
+        "",
+        "| item | case | " + " | ".join(labels) + " |",
+        "|---|---|" + "---|" * len(labels),
+    ]
+    for row in zip(*(report["runs"][label]["results"] for label in labels), strict=True):
+        cells = []
+        for r in row:
+            extra = {k: v for k, v in r.items() if k not in ("item", "case", "exit", "stderr", "wall_s", "traceback")}
+            flags = ", ".join(f"{k}={v}" for k, v in extra.items())
+            cells.append(f"exit {r['exit']}{' TRACEBACK' if r['traceback'] else ''}; {flags}; `{r['stderr'][:110]}`")
+        md.append(f"| {row[0]['item']} | {row[0]['case']} | " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(md) + "\n"
 
 
 def main() -> None:
@@ -239,7 +272,7 @@ def main() -> None:
     report = {
         "what": "issue 23 items 1, 4-7 replayed through the CLI (built-in bundle)",
         "command": " ".join(sys.argv),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        "machine": f"{_cpu_name()}, {os.cpu_count()} cores, {platform.platform()}",
         "runs": {},
     }
     for code, label in zip(args.code, args.label, strict=True):
@@ -250,20 +283,7 @@ def main() -> None:
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    labels = list(report["runs"])
-    md = [f"# {report['what']}", "", f"`{report['command']}`", "", f"Machine: {report['machine']}", ""]
-    for label in labels:
-        md.append(f"- {label}: commit {report['runs'][label]['commit'][:12]}")
-    md += ["", "| item | case | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
-    rows = zip(*(report["runs"][label]["results"] for label in labels), strict=True)
-    for row in rows:
-        cells = []
-        for r in row:
-            extra = {k: v for k, v in r.items() if k not in ("item", "case", "exit", "stderr", "wall_s", "traceback")}
-            flags = ", ".join(f"{k}={v}" for k, v in extra.items() if v not in (False, None) or k == "input_intact")
-            cells.append(f"exit {r['exit']}{' TRACEBACK' if r['traceback'] else ''}; {flags}; `{r['stderr'][:110]}`")
-        md.append(f"| {row[0]['item']} | {row[0]['case']} | " + " | ".join(c.replace("|", "/") for c in cells) + " |")
-    args.out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    args.out.with_suffix(".md").write_text(render_markdown(report))
     print(f"wrote {args.out.with_suffix('.json')} and .md", file=sys.stderr)
 
 
