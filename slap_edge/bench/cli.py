@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from slap_edge.cli_support import fail as _fail
+from slap_edge.output_files import OutputPathError, check_not_input, write_text_atomic
 
 
 def bench(
@@ -49,6 +50,13 @@ def bench(
     from slap_edge.prompts import PromptsError
     from slap_edge.provenance import provenance
 
+    inputs = [bundle if bundle not in (None, "default") else None, prompts, bank, model, teacher, *audio]
+    try:
+        for option, path in (("--json", json_out), ("--markdown", md_out), ("--png", png_out)):
+            if path is not None:
+                check_not_input(path, inputs, option)
+    except OutputPathError as exc:
+        raise _fail(str(exc)) from exc
     try:
         cfg = BenchConfig(
             bundle=str(resolve_bundle_path(bundle)),
@@ -77,8 +85,7 @@ def bench(
     if json_out:
         typer.echo(f"wrote {write_json(results, json_out)}", err=True)
     if md_out:
-        md_out.parent.mkdir(parents=True, exist_ok=True)
-        md_out.write_text(markdown(results), encoding="utf-8")
+        write_text_atomic(md_out, markdown(results))
         typer.echo(f"wrote {md_out}", err=True)
     if png_out:
         try:

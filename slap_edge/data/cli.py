@@ -195,6 +195,10 @@ def validate_suite_command(
 # --- synth, stats (synthetic corpus) ----------------------------------------------------------------------------------
 
 
+# What `data synth` imports to render a clip (the 'data' extra of pyproject.toml, by module name).
+DATA_EXTRA_MODULES = ("scipy", "pyworld", "parselmouth", "faker")
+
+
 @app.command("synth")
 def synth_command(
     out: Path = typer.Option(..., "--out", help="Corpus folder: manifest.jsonl, synth.json and audio/."),
@@ -211,7 +215,13 @@ def synth_command(
     ),
 ) -> None:
     """Synthesise a described-speech corpus; a re-run with the same settings resumes it."""
+    import importlib.util
     import time
+
+    # Checked once here: without the data extra every clip would fail on its own, one error per clip.
+    missing = [name for name in DATA_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise fail(f"data synth needs {', '.join(missing)}, not installed: pip install 'slap-edge[data]'")
 
     from rich.console import Console
     from rich.progress import (

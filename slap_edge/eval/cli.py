@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import typer
 
 from slap_edge.cli_support import fail
+from slap_edge.output_files import OutputPathError, check_not_input, write_text_atomic
 
 
 def eval_command(
@@ -40,6 +42,21 @@ def eval_command(
 
     if suite is None and retrieval_data is None:
         raise typer.BadParameter("give --suite, --retrieval-data or both", param_hint="--suite")
+    inputs = [model if str(model) != "default" else None, suite, retrieval_data]
+    try:
+        for option, path in (("--json", json_out), ("--markdown", markdown_out)):
+            if path is not None:
+                check_not_input(path, inputs, option)
+    except OutputPathError as exc:
+        raise fail(str(exc)) from exc
+    if probe and importlib.util.find_spec("sklearn") is None:
+        # The kiosk install has no scikit-learn; zero-shot scoring needs none, so it runs and the probe is skipped.
+        typer.echo(
+            "linear probe skipped: it needs scikit-learn, which is not installed (pip install 'slap-edge[eval]'); "
+            "pass --no-probe to skip it without this note",
+            err=True,
+        )
+        probe = False
     try:
         source = load_embedding_source(model, device=device)
         if suite is not None:
@@ -64,11 +81,9 @@ def eval_command(
     table = report_markdown(report)
     typer.echo(table)
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(report, indent=2) + "\n")
+        write_text_atomic(json_out, json.dumps(report, indent=2) + "\n")
     if markdown_out:
-        markdown_out.parent.mkdir(parents=True, exist_ok=True)
-        markdown_out.write_text(table)
+        write_text_atomic(markdown_out, table)
 
 
 def register(app: typer.Typer) -> None:

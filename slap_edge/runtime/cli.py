@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import math
 import signal
 import sys
 from pathlib import Path
@@ -13,6 +14,9 @@ from typing import Any
 import typer
 
 from slap_edge.cli_support import fail as _fail
+from slap_edge.output_files import AtomicTextFile, OutputPathError, check_not_input
+
+log = logging.getLogger("slap_edge.runtime")
 
 prompts_app = typer.Typer(help="Prompt files and prompt banks.", no_args_is_help=True)
 
@@ -20,6 +24,22 @@ prompts_app = typer.Typer(help="Prompt files and prompt banks.", no_args_is_help
 class OutputFormat(str, enum.Enum):
     live = "live"
     jsonl = "jsonl"
+
+
+def _check_numbers(
+    finite: dict[str, float | None], positive: dict[str, float | None], nonnegative: dict[str, float]
+) -> None:
+    """Refuse NaN and inf in numeric options (typer parses "nan" as a float, and NaN passes every range check), and
+    values out of range, naming the option."""
+    for name, value in {**finite, **positive, **nonnegative}.items():
+        if value is not None and not math.isfinite(value):
+            raise _fail(f"{name} {value}: expected a finite number")
+    for name, value in positive.items():
+        if value is not None and value <= 0:
+            raise _fail(f"{name} {value}: expected a positive number of seconds")
+    for name, value in nonnegative.items():
+        if value < 0:
+            raise _fail(f"{name} {value}: expected a number of seconds >= 0")
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -80,6 +100,16 @@ def listen(
         raise _fail(
             "give --prompts prompts.txt or a built-in set such as demographics (or --bank bank.npz or --heads site.npz)"
         )
+    _check_numbers(
+        finite={"--gate-db": gate_db},
+        positive={"--hop": hop_s, "--heartbeat": heartbeat_s},
+        nonnegative={"--smoothing": smoothing_s, "--min-dwell": min_dwell_s},
+    )
+    if out is not None:
+        try:
+            check_not_input(out, [input_, prompts, bank, heads, bundle if bundle != "default" else None])
+        except OutputPathError as exc:
+            raise _fail(str(exc)) from exc
     try:
         decision = DecisionConfig(smoothing_s=smoothing_s, min_dwell_s=min_dwell_s)
         gate = EnergyGate(threshold_db=gate_db, enabled=not no_gate)
@@ -87,6 +117,7 @@ def listen(
         raise _fail(str(exc)) from exc
     fmt = fmt or (OutputFormat.live if sys.stdout.isatty() and out is None else OutputFormat.jsonl)
     sinks: list[Any] = []
+    out_file: AtomicTextFile | None = None
     try:
         listener = create_listener(
             bundle, prompts, bank=bank, threads=threads, hop_s=hop_s, decision=decision, gate=gate, heads=heads
@@ -101,14 +132,15 @@ def listen(
             source = StdinSource(sr, rate=rate, channels=channels)
         else:
             source = FileSource(input_, sr, realtime=not fast)
-        if fmt is OutputFormat.jsonl:
-            if out is not None:
-                sinks.append(JsonlSink(open(out, "w", encoding="utf-8"), close_file=True))  # noqa: SIM115
-            else:
-                sinks.append(JsonlSink(sys.stdout))
-        else:
-            if out is not None:
-                sinks.append(JsonlSink(open(out, "w", encoding="utf-8"), close_file=True))  # noqa: SIM115
+        if out is not None:
+            # Lines go to OUT.XXXX.partial (flushed per line, so it can be followed) and replace OUT when the run
+            # ends; a run that fails to start leaves OUT as it was (docs/kiosk-hardening.md).
+            out_file = AtomicTextFile(out)
+            sinks.append(JsonlSink(out_file, close_file=True))
+            log.info("writing %s (renamed to %s when the run ends)", out_file.partial, out)
+        elif fmt is OutputFormat.jsonl:
+            sinks.append(JsonlSink(sys.stdout))
+        if fmt is OutputFormat.live:
             sinks.append(LiveSink())
         if webhook:
             sinks.append(WebhookSink(webhook))
@@ -119,6 +151,8 @@ def listen(
                 {"hops": listener.stream.hops, "dropped": listener.stream.dropped, "overflows": listener.overflows}
             )
     except (BundleError, PromptsError, EngineError, AudioSourceError, ValueError, ImportError, OSError) as exc:
+        if out_file is not None:
+            out_file.discard()
         for sink in sinks:
             sink.close()
         raise _fail(str(exc)) from exc
@@ -126,11 +160,20 @@ def listen(
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         summary = listener.run(source)
-    except AudioSourceError as exc:
+    except (AudioSourceError, EngineError, ValueError) as exc:  # ValueError: a message JSON cannot carry (NaN)
         raise _fail(str(exc)) from exc
     finally:
         signal.signal(signal.SIGTERM, previous)
     typer.echo(summary.describe(), err=True)
+    if summary.hops == 0 and not summary.interrupted:
+        # The source ended before a single hop: say so (and exit 2, as for an empty file) instead of printing nothing.
+        name = "stdin" if input_ == "-" else (input_ or "the microphone")
+        if summary.audio_s == 0:
+            raise _fail(f"{name}: no audio arrived (the input ended before its first sample)")
+        raise _fail(
+            f"{name}: {summary.audio_s:.2f} s of audio is shorter than the shortest window scored "
+            f"({summary.first_hop_s:.2f} s); nothing was scored"
+        )
 
 
 def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a list.")) -> None:
@@ -184,11 +227,12 @@ def prompts_embed(
     from slap_edge.runtime.text import embed_prompts
 
     try:
+        check_not_input(out, [prompts, bundle])
         b = load_bundle(bundle)
         prompt_set = resolve_prompts(prompts)
         bank = embed_prompts(b, prompt_set, threads=threads)
         bank.save(out)
-    except (BundleError, PromptsError, OSError) as exc:
+    except (BundleError, PromptsError, OutputPathError, OSError) as exc:
         raise _fail(str(exc)) from exc
     sections = ", ".join(f"[{s.name}] {len(s.texts)}" for s in prompt_set.sections)
     typer.echo(f"wrote {out}: {len(prompt_set)} prompts ({sections}), model {b.model_id}, dim {bank.embed_dim}")

@@ -22,6 +22,11 @@ class DecisionConfig:
     min_dwell_s: float = 0.5  # ... for this long before the event fires
 
     def __post_init__(self) -> None:
+        # NaN passes every comparison below, so it is refused first: one NaN here makes every probability NaN.
+        for name in ("smoothing_s", "enter_prob", "margin", "min_dwell_s"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value}")
         if self.smoothing_s < 0:
             raise ValueError(f"smoothing_s must be >= 0, got {self.smoothing_s}")
         if not 0.0 <= self.enter_prob <= 1.0:

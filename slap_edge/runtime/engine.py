@@ -175,8 +175,14 @@ class Engine:
     def score(self, embedding: np.ndarray) -> dict[str, np.ndarray]:
         """Per-section probabilities of an embedding."""
         if self.heads is not None:
-            return linear_section_probs(embedding, self._bank_emb, self._bias, self._sections)
-        return section_probs(embedding, self._bank_emb, self._sections, self.logit_scale)
+            probs = linear_section_probs(embedding, self._bank_emb, self._bias, self._sections)
+        else:
+            probs = section_probs(embedding, self._bank_emb, self._sections, self.logit_scale)
+        if not all(np.all(np.isfinite(p)) for p in probs.values()):
+            raise EngineError(
+                f"scoring gave NaN/inf probabilities (logit_scale {self.logit_scale}); the bundle's scoring is broken"
+            )
+        return probs
 
     def describe_sections(self) -> str:
         """Which sections are scored, and how: prompts, or adapted heads (replacing or added)."""

@@ -52,6 +52,8 @@ class Summary:
     nonfinite_samples: int
     clipped_samples: int
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    interrupted: bool = False  # stopped by Ctrl-C, SIGTERM or `stop`, not by the end of the source
+    first_hop_s: float = 0.0  # audio needed before the first scored hop
 
     def describe(self) -> str:
         lat = self.latency_ms
@@ -101,6 +103,7 @@ class Listener:
         self.overflows = 0
         self._resamplers: dict[int, Resampler] = {}
         self._stopped = False
+        self._interrupted = False
         self._started = time.monotonic()
         self._source: AudioSource | None = None
 
@@ -170,6 +173,7 @@ class Listener:
             for _ in self.iter_source(source):
                 pass
         except KeyboardInterrupt:
+            self._interrupted = True
             log.info("stopping")
         finally:
             self.close()
@@ -191,6 +195,7 @@ class Listener:
     def stop(self) -> None:
         """Ask a running source loop to end after the current chunk (safe from a signal handler or a thread)."""
         self._stopped = True
+        self._interrupted = True
         if self._source is not None:
             self._source.stop()
 
@@ -219,6 +224,8 @@ class Listener:
             nonfinite_samples=s.guard.nonfinite,
             clipped_samples=s.guard.clipped,
             extra=extra,
+            interrupted=self._interrupted,
+            first_hop_s=s.first_hop_s,
         )
 
 

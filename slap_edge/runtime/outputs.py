@@ -24,7 +24,13 @@ log = logging.getLogger("slap_edge.runtime")
 
 
 def message_json(msg: Message) -> str:
-    return json.dumps(msg.to_json(), separators=(", ", ": "), ensure_ascii=False)
+    """One message as a JSON line. NaN and inf are not JSON: they raise instead of being written as bare ``NaN``."""
+    try:
+        return json.dumps(msg.to_json(), separators=(", ", ": "), ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(
+            f"{type(msg).__name__} seq {msg.seq} holds NaN or inf, which JSON cannot carry: {msg}"
+        ) from exc
 
 
 class JsonlSink:

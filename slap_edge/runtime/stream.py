@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -106,8 +107,16 @@ class Stream:
         self.sample_rate = sr
         self.hop_s = engine.bundle.hop_s if hop_s is None else float(hop_s)
         self.window_s = engine.bundle.window_s if window_s is None else float(window_s)
-        if self.hop_s <= 0 or self.window_s <= 0:
-            raise ValueError(f"hop and window must be positive, got hop {self.hop_s} s, window {self.window_s} s")
+        if not (math.isfinite(self.hop_s) and math.isfinite(self.window_s)) or self.hop_s <= 0 or self.window_s <= 0:
+            raise ValueError(
+                f"hop and window must be positive numbers of seconds, got hop (--hop) {self.hop_s} s, window "
+                f"{self.window_s} s"
+            )
+        if self.hop_s > self.window_s:
+            raise ValueError(
+                f"hop (--hop) {self.hop_s} s is longer than the window {self.window_s} s: the audio between windows "
+                f"would never be scored; use a hop of at most {self.window_s} s"
+            )
         self.hop = max(1, int(round(self.hop_s * sr)))
         self.window = max(1, int(round(self.window_s * sr)))
         if engine.fixed_samples is not None:
@@ -134,6 +143,11 @@ class Stream:
         # Latencies of the most recent hops only (about 4.5 h at 4 hops/s): a kiosk runs for weeks.
         self._latencies = RingBuffer(1 << 16)
         self._resamplers: dict[int, Any] = {}  # input rate -> streaming resampler, for accept_waveform(sample_rate=)
+
+    @property
+    def first_hop_s(self) -> float:
+        """Seconds of audio a stream needs before its first scored hop (the first hop whose window is long enough)."""
+        return math.ceil(self.min_window / self.hop) * self.hop / self.sample_rate
 
     @property
     def samples(self) -> int:
