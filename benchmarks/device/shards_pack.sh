@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Here, before a GPU check of training from shards: pack a slice of CORPUS (3 s crops, FLAC at 16 kHz: shards are
 # decoded every epoch, so not Opus) with pack.py's compact MiniLM, shard it into gpu-shards/ and put the wheels the GPU
-# machine lacks into .whl/ (both ignored by git). Run from the repository root with the train and data extras:
+# machine lacks into .whl/ (both ignored by git). 150 clips (9 MiB) + MiniLM (23 MiB) + wheels (2 MiB) + the
+# repository (26 MiB) stay under the 64 MiB the lent machines take; shards_gpu.sh makes copies of the clips there.
+# Run from the repository root with the train and data extras:
 #   bash benchmarks/device/shards_pack.sh CORPUS [N_TRAIN_CLIPS]
 # then on the GPU machine: bash benchmarks/device/shards_gpu.sh (carry gpu-shards and .whl).
 set -euo pipefail
 CORPUS=${1:?usage: $0 CORPUS [N_TRAIN_CLIPS]}
-N=${2:-400}
+N=${2:-150}
 PY=${PY:-python}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -242,9 +242,8 @@ class ShardStream(torch.utils.data.IterableDataset):
 
         bad: dict[str, str] = {}
         seed = int(np.random.SeedSequence([self.seed, epoch, self.rank, reader, 0x5B]).generate_state(1)[0])
-        shuffled = wds.filters._shuffle(
-            self._raw_chunk(epoch, reader, bad), self.shuffle_buffer, min(100, self.shuffle_buffer), seed=seed
-        )
+        shuffle = wds.shuffle(self.shuffle_buffer, min(100, self.shuffle_buffer), seed=seed)
+        shuffled = shuffle(self._raw_chunk(epoch, reader, bad))
         _, length = self.chunk(reader)
         skip = skip_batches * self.batch_size
         items: list[dict[str, Any]] = []
