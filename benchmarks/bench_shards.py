@@ -51,13 +51,16 @@ from slap_edge.train.shards import ShardStream
 from slap_edge.train.trainer import train
 
 
-def _rate(loader: torch.utils.data.DataLoader, batches: int, batch_size: int) -> float:
+def _rate(loader: torch.utils.data.DataLoader, batches: int, batch_size: int) -> tuple[float, float]:
+    """Clips/s of wall-clock time, and clips per CPU-second of this process (meaningful without workers: the rate
+    of one core, whatever else the machine runs)."""
     it = iter(loader)
     next(it)  # workers started, first batch made
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(batches):
         next(it)
-    return round(batches * batch_size / (time.perf_counter() - t0), 1)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return round(batches * batch_size / wall, 1), round(batches * batch_size / max(cpu, 1e-9), 1)
 
 
 def loader_rates(recipe: TrainRecipe, corpus: Path, shards: str, batches: int, cache_dir: Path) -> dict[str, Any]:
@@ -73,13 +76,17 @@ def loader_rates(recipe: TrainRecipe, corpus: Path, shards: str, batches: int, c
     for workers in (0, 1, 2):
         stream = ShardStream(source, recipe.split, sr, window, recipe.seed, b, readers=max(1, workers))
         dl = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers)
-        out[f"shards_{workers}w"] = _rate(dl, batches, b)
+        out[f"shards_{workers}w"], cpu_rate = _rate(dl, batches, b)
+        if workers == 0:
+            out["shards_per_cpu_s"] = cpu_rate
         for name, m in (("folder_audio", None), ("folder_logmel", mel)):
             ds = ClipDataset(cache, records, window, recipe.seed, mel=m, mel_frames=model.num_frames)
             weights = balance_weights([r.attributes for r in ds.records], recipe.balance_attributes, recipe.balance)
             sampler = BalancedBatchSampler(weights, b, recipe.seed)
             dl = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=workers)
-            out[f"{name}_{workers}w"] = _rate(dl, batches, b)
+            out[f"{name}_{workers}w"], cpu_rate = _rate(dl, batches, b)
+            if workers == 0:
+                out[f"{name}_per_cpu_s"] = cpu_rate
     return out
 
 
@@ -112,15 +119,16 @@ def to_markdown(res: dict[str, Any]) -> str:
         "",
         "## Data loader alone (clips/s)",
         "",
-        "| loader | 0 workers | 1 worker | 2 workers |",
-        "|---|---:|---:|---:|",
+        "| loader | 0 workers | 1 worker | 2 workers | per CPU-second (0 workers) |",
+        "|---|---:|---:|---:|---:|",
     ]
     for name, label in (
         ("shards", "shards: decode + window + caption"),
         ("folder_audio", "folder: cache + window + caption"),
         ("folder_logmel", "folder: precomputed log-mel window + caption"),
     ):
-        lines.append(f"| {label} | {lo[f'{name}_0w']} | {lo[f'{name}_1w']} | {lo[f'{name}_2w']} |")
+        row = f"| {label} | {lo[f'{name}_0w']} | {lo[f'{name}_1w']} | {lo[f'{name}_2w']} | {lo[f'{name}_per_cpu_s']} |"
+        lines.append(row)
     lines += [
         "",
         f"The folder loader first decodes the corpus into its cache and (precompute_log_mel) computes every clip's "
