@@ -17,7 +17,7 @@ $PY benchmarks/device/pack.py --corpus "$CORPUS" --out "$TMP" --train "$N" --tes
 $PY -m slap_edge.cli data shard "$TMP/data" --out gpu-shards/shards --shard-size 2MB
 mv "$TMP/minilm" gpu-shards/minilm
 mkdir -p .whl
-for p in webdataset==1.0.2 braceexpand==0.1.7 soundfile soxr cffi pycparser; do
+for p in webdataset==1.0.2 braceexpand==0.1.7 pyyaml soundfile soxr cffi pycparser; do
   $PY -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     --platform any -d .whl "$p"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from slap_edge.config import load_config
-from slap_edge.data.manifest import read_manifest, resolve_audio
+from slap_edge.data.manifest import read_manifest, resolve_audio, write_manifest
 from slap_edge.data.shards import (
     INDEX_NAME,
     ShardError,
@@ -219,3 +219,35 @@ def test_resume_from_shards_repeats_the_uninterrupted_losses(tone_shards: Path, 
     whole, pieces = losses(tmp_path / "whole"), losses(tmp_path / "pieces")
     for step in range(19, 24):
         assert pieces[step] == pytest.approx(whole[step], rel=1e-4, abs=1e-5), (step, whole, pieces)
+
+
+def test_held_out_voices_are_skipped_exactly(tone_corpus: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(tone_corpus, corpus)
+    records = read_manifest(corpus)
+    # Two voices; the held-out one is every third speaker's, so it is spread over the shards.
+    voiced = [
+        dataclasses.replace(r, engine="espeak-ng", voice="en+m3" if int(r.speaker.rsplit("-", 1)[1]) % 3 == 0 else "de")
+        for r in records
+    ]
+    write_manifest(voiced, corpus / "manifest.jsonl")
+    write_shards(corpus, tmp_path / "shards", SHARD_SIZE)
+    train_clips = [r for r in voiced if r.split == "train"]
+    kept = [n for n, r in enumerate(train_clips) if r.voice != "en+m3"]
+    stream = _stream(tmp_path / "shards", exclude=("voice=en+m3",), batch_size=4)
+    assert stream.n_clips == len(kept) and stream.excluded == len(train_clips) - len(kept)
+    seen = [i for b in stream.reader_stream(0, 0) for i in b["index"].tolist()]
+    assert len(seen) == stream.steps_per_epoch * 4 and len(set(seen)) == len(seen) and set(seen) <= set(kept)
+    assert len(kept) - len(seen) < 4  # all but the remainder of one batch
+
+
+def test_data_shard_cli_names_what_it_wrote(tone_corpus: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from slap_edge.cli import app
+
+    result = CliRunner().invoke(app, ["data", "shard", str(tone_corpus), "--out", str(tmp_path), "--shard-size", "1MB"])
+    assert result.exit_code == 0, result.output
+    assert "shards written" in result.output and "train:" in result.output and "160 clips" in result.output
+    bad = CliRunner().invoke(app, ["data", "shard", str(tone_corpus), "--out", str(tmp_path), "--shard-size", "1 GB!"])
+    assert bad.exit_code != 0 and "1GB, 500MB" in bad.output
