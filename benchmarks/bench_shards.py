@@ -79,6 +79,7 @@ def loader_rates(recipe: TrainRecipe, corpus: Path, shards: str, batches: int, c
         out[f"shards_{workers}w"], cpu_rate = _rate(dl, batches, b)
         if workers == 0:
             out["shards_per_cpu_s"] = cpu_rate
+        print(f"shards {workers} workers: {out[f'shards_{workers}w']} clips/s", file=sys.stderr, flush=True)
         for name, m in (("folder_audio", None), ("folder_logmel", mel)):
             ds = ClipDataset(cache, records, window, recipe.seed, mel=m, mel_frames=model.num_frames)
             weights = balance_weights([r.attributes for r in ds.records], recipe.balance_attributes, recipe.balance)
@@ -87,6 +88,7 @@ def loader_rates(recipe: TrainRecipe, corpus: Path, shards: str, batches: int, c
             out[f"{name}_{workers}w"], cpu_rate = _rate(dl, batches, b)
             if workers == 0:
                 out[f"{name}_per_cpu_s"] = cpu_rate
+            print(f"{name} {workers} workers: {out[f'{name}_{workers}w']} clips/s", file=sys.stderr, flush=True)
     return out
 
 
@@ -133,6 +135,10 @@ def to_markdown(res: dict[str, Any]) -> str:
         "",
         f"The folder loader first decodes the corpus into its cache and (precompute_log_mel) computes every clip's "
         f"log-mel: {lo['log_mel_precompute_s']} s here for {lo['clips']} clips.",
+    ]
+    if "train" not in res:
+        return "\n".join(lines) + "\n"
+    lines += [
         "",
         "## Feeding the model (training clips/s, one process, recipe's num_workers)",
         "",
@@ -157,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loader-batches", type=int, default=30)
     parser.add_argument("--train-steps", type=int, default=12)
     parser.add_argument("--skip", type=int, default=4)
+    parser.add_argument("--loader-only", action="store_true", help="Measure the data loaders alone, not training.")
     parser.add_argument("--save-json", type=Path, default=None)
     parser.add_argument("--save-md", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -183,11 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         cache_dir = Path(cache)
         res["loader"] = loader_rates(recipe, args.corpus, args.shards, args.loader_batches, cache_dir)
         on_the_fly = dataclasses.replace(recipe, precompute_log_mel=False)
-        res["train"] = {
-            "folder_logmel": train_rate(recipe, args.corpus, args.train_steps, args.skip, cache_dir),
-            "folder_onthefly": train_rate(on_the_fly, args.corpus, args.train_steps, args.skip, cache_dir),
-            "shards_onthefly": train_rate(on_the_fly, args.shards, args.train_steps, args.skip, cache_dir),
-        }
+        if not args.loader_only:
+            res["train"] = {
+                "folder_logmel": train_rate(recipe, args.corpus, args.train_steps, args.skip, cache_dir),
+                "folder_onthefly": train_rate(on_the_fly, args.corpus, args.train_steps, args.skip, cache_dir),
+                "shards_onthefly": train_rate(on_the_fly, args.shards, args.train_steps, args.skip, cache_dir),
+            }
     text = json.dumps(res, indent=1)
     print(text)
     if args.save_json:
