@@ -297,3 +297,30 @@ def stats_command(
         typer.echo(json.dumps(stats.to_dict(), indent=2, ensure_ascii=False))
     else:
         render_stats(stats, Console())
+
+
+@app.command("shard")
+def shard_command(
+    corpus: Path = typer.Argument(..., help="Corpus folder holding manifest.jsonl (made by synth or import)."),
+    out: Path = typer.Option(..., "--out", help="Shard folder: SPLIT-NNNNNN.tar and shards.json."),
+    shard_size: str = typer.Option("1GB", "--shard-size", help="Largest shard, e.g. 1GB, 500MB, 256MiB."),
+) -> None:
+    """Write the corpus as tar shards (webdataset) with an index; verified on write; a re-run resumes."""
+    from slap_edge.data.manifest import ManifestError
+    from slap_edge.data.shards import ShardError, parse_size, write_shards
+
+    def on_progress(done: int, total: int) -> None:
+        if done % 10 == 0 or done == total:
+            typer.echo(f"  {done} of {total} shards", err=True)
+
+    try:
+        report = write_shards(corpus, out, parse_size(shard_size), progress=on_progress)
+    except (ShardError, ManifestError) as exc:
+        raise fail(str(exc)) from exc
+    splits = report.index.to_json()["splits"]
+    summary = ", ".join(f"{k}: {v['shards']} shards, {v['clips']} clips, {v['hours']:.2f} h" for k, v in splits.items())
+    typer.echo(f"{out}: {report.written} shards written, {report.kept} kept from an earlier run ({summary})")
+    if report.index.skipped:
+        typer.echo(f"{len(report.index.skipped)} clips left out (listed in {out / 'shards.json'}):", err=True)
+        for ident, why in list(report.index.skipped.items())[:10]:
+            typer.echo(f"  {ident}: {why}", err=True)
