@@ -51,8 +51,12 @@ def listen(
     heartbeat_s: float = typer.Option(30.0, "--heartbeat", help="Seconds between MQTT heartbeats."),
     hop_s: float | None = typer.Option(None, "--hop", help="Seconds between scores (default: the bundle's hop)."),
     threads: int = typer.Option(1, "--threads", help="ONNX Runtime intra-op threads."),
-    gate_db: float = typer.Option(-45.0, "--gate-db", help="Speech gate: frame energy threshold in dBFS."),
-    no_gate: bool = typer.Option(False, "--no-gate", help="Score every window, speech or not."),
+    gate_kind: str = typer.Option(
+        "vad", "--gate", help="Speech gate: vad (Silero VAD, the default), energy (loudness only) or off."
+    ),
+    vad_threshold: float = typer.Option(0.5, "--vad-threshold", help="--gate vad: speech probability of a frame."),
+    gate_db: float = typer.Option(-45.0, "--gate-db", help="--gate energy: frame energy threshold in dBFS."),
+    no_gate: bool = typer.Option(False, "--no-gate", help="Score every window, speech or not (= --gate off)."),
     smoothing_s: float = typer.Option(0.75, "--smoothing", help="Time constant of the probability smoothing (s)."),
     min_dwell_s: float = typer.Option(0.5, "--min-dwell", help="A new decision must hold this long (s)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log reconnects and other details to stderr."),
@@ -62,7 +66,7 @@ def listen(
     from slap_edge.prompts import PromptsError
     from slap_edge.runtime.decision import DecisionConfig
     from slap_edge.runtime.engine import EngineError
-    from slap_edge.runtime.gate import EnergyGate
+    from slap_edge.runtime.gate import create_gate
     from slap_edge.runtime.listener import create_listener
     from slap_edge.runtime.outputs import JsonlSink, LiveSink, MqttSink, WebhookSink
     from slap_edge.runtime.sources import AudioSourceError, FileSource, MicSource, StdinSource
@@ -72,7 +76,7 @@ def listen(
         raise _fail("give --prompts prompts.txt (or --bank bank.npz)")
     try:
         decision = DecisionConfig(smoothing_s=smoothing_s, min_dwell_s=min_dwell_s)
-        gate = EnergyGate(threshold_db=gate_db, enabled=not no_gate)
+        gate = create_gate("off" if no_gate else gate_kind, threshold_db=gate_db, vad_threshold=vad_threshold)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     fmt = fmt or (OutputFormat.live if sys.stdout.isatty() and out is None else OutputFormat.jsonl)

@@ -24,7 +24,7 @@ from slap_edge.bundle import Bundle, load_bundle
 from slap_edge.prompts import PromptBank, PromptSet, load_prompts
 from slap_edge.runtime.decision import DecisionConfig
 from slap_edge.runtime.engine import Engine
-from slap_edge.runtime.gate import EnergyGate
+from slap_edge.runtime.gate import Gate
 from slap_edge.runtime.sources import Gap, MicSource, Resampler
 from slap_edge.runtime.stream import Event, Message, Scores, Stream
 from slap_edge.runtime.text import resolve_bank
@@ -81,7 +81,7 @@ class Listener:
         window_s: float | None = None,
         min_window_s: float = 0.5,
         decision: DecisionConfig | None = None,
-        gate: EnergyGate | None = None,
+        gate: Gate | None = None,
         on_scores: Callable[[Scores], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
         sinks: Iterable[Sink] = (),
