@@ -49,6 +49,14 @@ def listen(
     webhook: str | None = typer.Option(None, "--webhook", help="POST events to this http(s) URL."),
     mqtt: str | None = typer.Option(None, "--mqtt", help="Publish events to mqtt://HOST[:PORT]/TOPIC (extra 'mqtt')."),
     heartbeat_s: float = typer.Option(30.0, "--heartbeat", help="Seconds between MQTT heartbeats."),
+    outbox_path: Path | None = typer.Option(
+        None, "--outbox", help="Durable outbox for --webhook/--mqtt (default ~/.local/state/slap-edge/outbox.sqlite3)."
+    ),
+    outbox_max: int = typer.Option(10000, "--outbox-max", help="Undelivered messages kept per sink (oldest dropped)."),
+    webhook_timeout_s: float = typer.Option(5.0, "--webhook-timeout", help="Seconds to wait for a webhook answer."),
+    mqtt_timeout_s: float = typer.Option(10.0, "--mqtt-timeout", help="Seconds to wait for a broker's PUBACK."),
+    retry_max_s: float = typer.Option(30.0, "--retry-max", help="Longest wait between delivery retries (s)."),
+    drain_s: float = typer.Option(2.0, "--drain", help="At exit, seconds to keep delivering before leaving the rest."),
     hop_s: float | None = typer.Option(None, "--hop", help="Seconds between scores (default: the bundle's hop)."),
     threads: int = typer.Option(1, "--threads", help="ONNX Runtime intra-op threads."),
     gate_kind: str = typer.Option(
@@ -68,6 +76,7 @@ def listen(
     from slap_edge.runtime.engine import EngineError
     from slap_edge.runtime.gate import create_gate
     from slap_edge.runtime.listener import create_listener
+    from slap_edge.runtime.outbox import Outbox, OutboxError, default_outbox_path, new_stream_id
     from slap_edge.runtime.outputs import JsonlSink, LiveSink, MqttSink, WebhookSink
     from slap_edge.runtime.sources import AudioSourceError, FileSource, MicSource, StdinSource
 
@@ -102,15 +111,39 @@ def listen(
             if out is not None:
                 sinks.append(JsonlSink(open(out, "w", encoding="utf-8"), close_file=True))  # noqa: SIM115
             sinks.append(LiveSink())
+        if webhook or mqtt:
+            outbox = Outbox(outbox_path or default_outbox_path(), max_messages=outbox_max)
+            stream_id = new_stream_id()
         if webhook:
-            sinks.append(WebhookSink(webhook))
+            sinks.append(
+                WebhookSink(
+                    webhook, outbox, stream_id, timeout_s=webhook_timeout_s, backoff_max_s=retry_max_s, drain_s=drain_s
+                )
+            )
         if mqtt:
-            mqtt_sink = MqttSink(mqtt, heartbeat_s=heartbeat_s)
+            mqtt_sink = MqttSink(
+                mqtt,
+                outbox,
+                stream_id,
+                heartbeat_s=heartbeat_s,
+                ack_timeout_s=mqtt_timeout_s,
+                backoff_max_s=retry_max_s,
+                drain_s=drain_s,
+            )
             sinks.append(mqtt_sink)
             listener.on_scores = lambda _msg: mqtt_sink.update_stats(
                 {"hops": listener.stream.hops, "dropped": listener.stream.dropped, "overflows": listener.overflows}
             )
-    except (BundleError, PromptsError, EngineError, AudioSourceError, ValueError, ImportError, OSError) as exc:
+    except (
+        BundleError,
+        PromptsError,
+        EngineError,
+        AudioSourceError,
+        OutboxError,
+        ValueError,
+        ImportError,
+        OSError,
+    ) as exc:
         for sink in sinks:
             sink.close()
         raise _fail(str(exc)) from exc

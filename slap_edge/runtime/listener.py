@@ -194,7 +194,9 @@ class Listener:
         s = self.stream
         extra: dict[str, Any] = {}
         for sink in self.sinks:
-            if hasattr(sink, "dropped") and hasattr(sink, "sent"):
+            if hasattr(sink, "delivery_report"):
+                extra[f"{sink.kind} {sink.name}"] = sink.delivery_report()
+            elif hasattr(sink, "dropped") and hasattr(sink, "sent"):
                 extra[f"{type(sink).__name__} sent/dropped"] = f"{sink.sent}/{sink.dropped}"
         return Summary(
             hops=s.hops,
