@@ -14,7 +14,9 @@ output or an eval suite) and the demo recording; a hop of a speech clip is kept 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
+import os
 import platform
 import subprocess
 import time
@@ -45,9 +47,15 @@ def _load(path: Path, sr: int) -> np.ndarray:
     return x
 
 
-def nonspeech_groups(folder: Path | None, sr: int, seconds: float) -> list[tuple[str, str, np.ndarray]]:
+def _spoken(path: Path, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(str(path), p) for p in patterns)
+
+
+def nonspeech_groups(
+    folder: Path | None, sr: int, seconds: float, spoken: list[str]
+) -> list[tuple[str, str, np.ndarray]]:
     """(group, origin, audio): one synthesised signal per kind and level, and per Debian package all its sounds
-    joined with 0.5 s of silence between them."""
+    joined with 0.5 s of silence between them; files matching a ``spoken`` pattern (recorded words) are left out."""
     groups = []
     for kind in NOISE_KINDS:
         for level in LEVELS:
@@ -57,7 +65,7 @@ def nonspeech_groups(folder: Path | None, sr: int, seconds: float) -> list[tuple
         for pkg in sorted(p for p in folder.iterdir() if p.is_dir()):
             parts = []
             for f in sorted(pkg.rglob("*")):
-                if f.suffix.lower() in AUDIO_EXT and f.is_file():
+                if f.suffix.lower() in AUDIO_EXT and f.is_file() and not _spoken(f, spoken):
                     parts += [_load(f, sr), gap]
             if parts:
                 groups.append((f"debian:{pkg.name}", _licence(pkg), np.concatenate(parts)))
@@ -77,8 +85,14 @@ def _licence(pkg: Path) -> str:
     return "unknown"
 
 
-def speech_clips(folders: list[Path], demo: Path, sr: int, limit: int) -> list[tuple[str, np.ndarray]]:
+def speech_clips(
+    folders: list[Path], demo: Path, sr: int, limit: int, nonspeech: Path | None, spoken: list[str]
+) -> list[tuple[str, np.ndarray]]:
     clips = [("demo", _load(demo, sr))]
+    if nonspeech is not None:  # the recorded words found in the sound packages count as speech
+        for f in sorted(nonspeech.rglob("*")):
+            if f.suffix.lower() in AUDIO_EXT and f.is_file() and _spoken(f, spoken):
+                clips.append(("debian-spoken-words", _load(f, sr)))
     for folder in folders:
         rows = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines() if line.strip()]
         for row in rows[:limit]:
@@ -121,6 +135,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nonspeech", type=Path, help="folder of extracted Debian packages (one sub-folder each)")
     ap.add_argument("--speech", type=Path, action="append", default=[], help="corpus folder with manifest.jsonl")
+    ap.add_argument(
+        "--spoken",
+        action="append",
+        default=[],
+        help="glob of files in --nonspeech that are recorded words (they count as speech, not non-speech)",
+    )
     ap.add_argument("--clips", type=int, default=400, help="at most this many clips per speech folder")
     ap.add_argument("--synth-seconds", type=float, default=60.0, help="length of each synthesised signal")
     ap.add_argument("--prompts", type=Path, default=ROOT / "runtime/prompts/demographics.txt")
@@ -135,7 +155,7 @@ def main() -> None:
     hop, window, min_window = probe.hop, probe.window, probe.min_window
 
     t0 = time.time()
-    groups = nonspeech_groups(args.nonspeech, sr, args.synth_seconds)
+    groups = nonspeech_groups(args.nonspeech, sr, args.synth_seconds, args.spoken)
     nonspeech: list[dict[str, Any]] = []
     for name, origin, audio in groups:
         row: dict[str, Any] = {"group": name, "origin": origin, "seconds": round(audio.shape[0] / sr, 2)}
@@ -146,7 +166,8 @@ def main() -> None:
         nonspeech.append(row)
         print(name, row["seconds"], {g: row[g] for g in GATES}, flush=True)
 
-    clips = speech_clips(args.speech, ROOT / "slap_edge/assets/demo/two_speakers.wav", sr, args.clips)
+    demo = ROOT / "slap_edge/assets/demo/two_speakers.wav"
+    clips = speech_clips(args.speech, demo, sr, args.clips, args.nonspeech, args.spoken)
     speech: dict[str, dict[str, Any]] = {}
     for source, x in clips:
         s = speech.setdefault(source, {"clips": 0, "seconds": 0.0, **{g: [0, 0] for g in GATES}})
@@ -199,8 +220,9 @@ def main() -> None:
         "command": "python benchmarks/bench_speech_gate.py "
         + " ".join(f"--speech {p}" for p in args.speech)
         + (f" --nonspeech {args.nonspeech}" if args.nonspeech else "")
-        + f" --out {args.out}",
-        "machine": f"{platform.processor() or platform.machine()}, {platform.node()}",
+        + "".join(f" --spoken '{p}'" for p in args.spoken)
+        + f" --clips {args.clips} --synth-seconds {args.synth_seconds:g} --out {args.out}",
+        "machine": _machine(),
         "bundle": bundle.model_id,
         "prompts": str(args.prompts.relative_to(ROOT)) if args.prompts.is_relative_to(ROOT) else str(args.prompts),
         "hop_s": hop / sr,
@@ -208,6 +230,7 @@ def main() -> None:
         "elapsed_s": round(time.time() - t0, 1),
         "summary": summary,
         "gate_cost": cost,
+        "spoken_patterns": args.spoken,
         "nonspeech": nonspeech,
         "speech": speech,
     }
@@ -215,6 +238,24 @@ def main() -> None:
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(markdown(result))
     print(json.dumps(summary, indent=1))
+
+
+def _machine() -> str:
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor() or platform.machine(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.machine()
+    )
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    flags = [f for f in ("avx2", "avx512f", "avx512_vnni", "amx_tile") if f" {f}" in text]
+    return f"{model} ({', '.join(flags) or 'no AVX flags'}), {os.cpu_count()} logical CPUs, no GPU used"
 
 
 def markdown(r: dict[str, Any]) -> str:
