@@ -67,6 +67,7 @@ class ListenPathSpec:
     prompts: str | None = None
     bank: str | None = None
     model_run: str | None = None  # torch backends: weights from this run instead of a random initialisation
+    gate: str = "vad"  # the speech gate, as `listen --gate` (its cost is the speech_gate stage)
 
 
 def _synthetic_bank(bundle: Any, prompt_set: Any) -> Any:
@@ -242,13 +243,14 @@ def bundle_sizes(bundle_path: str) -> dict[str, int]:
 
 def measure_listen_path(spec: ListenPathSpec) -> dict[str, Any]:
     """Run the schedule through a `Listener` over ``spec``'s engine and return every figure the bench reports."""
+    from slap_edge.runtime.gate import create_gate
     from slap_edge.runtime.listener import Listener
     from slap_edge.runtime.sources import Resampler
     from slap_edge.runtime.stream import Scores
 
     t_load = time.perf_counter()
     engine, notes = create_engine(spec)
-    listener = Listener(engine)
+    listener = Listener(engine, gate=create_gate(spec.gate))
     stream = listener.stream
     load_ms = (time.perf_counter() - t_load) * 1000.0
     rss_loaded = current_rss_mb()
