@@ -70,6 +70,7 @@ class Mosquitto:
         self.proc: subprocess.Popen | None = None
         self.messages: list[tuple[str, dict[str, Any]]] = []
         self._sub: Any = None
+        self.subscriber_up = threading.Event()
         conf = folder / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
@@ -103,6 +104,12 @@ class Mosquitto:
             self.proc.wait(timeout=10)
             self.proc = None
 
+    def wait_subscriber(self, timeout_s: float = 10.0) -> None:
+        """Until the subscriber is back after a restart (a broker drops what arrives for a topic nobody holds)."""
+        if not self.subscriber_up.wait(timeout_s):
+            raise RuntimeError("the test subscriber did not reconnect")
+        time.sleep(0.3)  # its SUBACK
+
     def subscribe(self, topic: str = "kiosk/test/event") -> None:
         import paho.mqtt.client as mqtt
 
@@ -115,12 +122,17 @@ class Mosquitto:
         def on_connect(c: Any, u: Any, f: Any, rc: Any, p: Any) -> None:
             c.subscribe(topic, qos=1)
             connected.set()
+            self.subscriber_up.set()
+
+        def on_disconnect(c: Any, u: Any, f: Any, rc: Any, p: Any) -> None:
+            self.subscriber_up.clear()
 
         def on_message(c: Any, u: Any, msg: Any) -> None:
             payload = json.loads(msg.payload)
             self.messages.append((payload.get("key", ""), payload))
 
         client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
         client.on_message = on_message
         client.connect_async("127.0.0.1", self.port, keepalive=5)
         client.loop_start()

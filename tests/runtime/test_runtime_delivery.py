@@ -171,6 +171,23 @@ def test_mqtt_broker_outage_loses_nothing_and_exits_quietly(
     _check_at_least_once(broker.messages, sink.stream_id, range(1, 21))
 
 
+def test_mqtt_events_survive_a_restart_of_the_sender(broker: Mosquitto, tmp_path: Path) -> None:
+    box = tmp_path / "o.sqlite3"
+    broker.stop()  # down during the first run
+    first = MqttSink(broker.url(), Outbox(box), drain_s=0.5)
+    for seq in range(1, 6):
+        first.send(_event(seq))
+    first.close()
+    assert first.delivered == 0 and first.pending == 5
+    broker.start()
+    broker.wait_subscriber()
+    second = MqttSink(broker.url(), Outbox(box), drain_s=15)
+    assert _wait_for(lambda: second.pending == 0, 20)
+    second.close()
+    assert _wait_for(lambda: len({b["seq"] for _, b in broker.messages}) >= 5, 10)
+    _check_at_least_once(broker.messages, first.stream_id, range(1, 6))
+
+
 def test_mqtt_unreachable_broker_warns_at_once_and_counts(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # Issue 23: an unreachable broker reported "sent/dropped: 4/0" with no warning.
     pytest.importorskip("paho.mqtt.client")
