@@ -18,7 +18,8 @@ STAGE_LABELS = {
     "features_and_encoder": "front end + encoder",
     "score": "scoring (prompt bank)",
     "smoothing": "smoothing + events",
-    "gate_and_other": "speech gate + window read",
+    "speech_gate": "speech gate (Silero VAD, or energy)",
+    "window_and_other": "window read + other",
 }
 
 

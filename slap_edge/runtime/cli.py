@@ -77,10 +77,22 @@ def listen(
     webhook: str | None = typer.Option(None, "--webhook", help="POST events to this http(s) URL."),
     mqtt: str | None = typer.Option(None, "--mqtt", help="Publish events to mqtt://HOST[:PORT]/TOPIC (extra 'mqtt')."),
     heartbeat_s: float = typer.Option(30.0, "--heartbeat", help="Seconds between MQTT heartbeats."),
+    outbox_path: Path | None = typer.Option(
+        None, "--outbox", help="Durable outbox for --webhook/--mqtt (default ~/.local/state/slap-edge/outbox.sqlite3)."
+    ),
+    outbox_max: int = typer.Option(10000, "--outbox-max", help="Undelivered messages kept per sink (oldest dropped)."),
+    webhook_timeout_s: float = typer.Option(5.0, "--webhook-timeout", help="Seconds to wait for a webhook answer."),
+    mqtt_timeout_s: float = typer.Option(10.0, "--mqtt-timeout", help="Seconds to wait for a broker's PUBACK."),
+    retry_max_s: float = typer.Option(30.0, "--retry-max", help="Longest wait between delivery retries (s)."),
+    drain_s: float = typer.Option(2.0, "--drain", help="At exit, seconds to keep delivering before leaving the rest."),
     hop_s: float | None = typer.Option(None, "--hop", help="Seconds between scores (default: the bundle's hop)."),
     threads: int = typer.Option(1, "--threads", help="ONNX Runtime intra-op threads."),
-    gate_db: float = typer.Option(-45.0, "--gate-db", help="Speech gate: frame energy threshold in dBFS."),
-    no_gate: bool = typer.Option(False, "--no-gate", help="Score every window, speech or not."),
+    gate_kind: str = typer.Option(
+        "vad", "--gate", help="Speech gate: vad (Silero VAD, the default), energy (loudness only) or off."
+    ),
+    vad_threshold: float = typer.Option(0.5, "--vad-threshold", help="--gate vad: speech probability of a frame."),
+    gate_db: float = typer.Option(-45.0, "--gate-db", help="--gate energy: frame energy threshold in dBFS."),
+    no_gate: bool = typer.Option(False, "--no-gate", help="Score every window, speech or not (= --gate off)."),
     smoothing_s: float = typer.Option(0.75, "--smoothing", help="Time constant of the probability smoothing (s)."),
     min_dwell_s: float = typer.Option(0.5, "--min-dwell", help="A new decision must hold this long (s)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log reconnects and other details to stderr."),
@@ -90,8 +102,9 @@ def listen(
     from slap_edge.prompts import PromptsError
     from slap_edge.runtime.decision import DecisionConfig
     from slap_edge.runtime.engine import EngineError
-    from slap_edge.runtime.gate import EnergyGate
+    from slap_edge.runtime.gate import create_gate
     from slap_edge.runtime.listener import create_listener
+    from slap_edge.runtime.outbox import Outbox, OutboxError, default_outbox_path, new_stream_id
     from slap_edge.runtime.outputs import JsonlSink, LiveSink, MqttSink, WebhookSink
     from slap_edge.runtime.sources import AudioSourceError, FileSource, MicSource, StdinSource
 
@@ -112,7 +125,7 @@ def listen(
             raise _fail(str(exc)) from exc
     try:
         decision = DecisionConfig(smoothing_s=smoothing_s, min_dwell_s=min_dwell_s)
-        gate = EnergyGate(threshold_db=gate_db, enabled=not no_gate)
+        gate = create_gate("off" if no_gate else gate_kind, threshold_db=gate_db, vad_threshold=vad_threshold)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     fmt = fmt or (OutputFormat.live if sys.stdout.isatty() and out is None else OutputFormat.jsonl)
@@ -142,15 +155,39 @@ def listen(
             sinks.append(JsonlSink(sys.stdout))
         if fmt is OutputFormat.live:
             sinks.append(LiveSink())
+        if webhook or mqtt:
+            outbox = Outbox(outbox_path or default_outbox_path(), max_messages=outbox_max)
+            stream_id = new_stream_id()
         if webhook:
-            sinks.append(WebhookSink(webhook))
+            sinks.append(
+                WebhookSink(
+                    webhook, outbox, stream_id, timeout_s=webhook_timeout_s, backoff_max_s=retry_max_s, drain_s=drain_s
+                )
+            )
         if mqtt:
-            mqtt_sink = MqttSink(mqtt, heartbeat_s=heartbeat_s)
+            mqtt_sink = MqttSink(
+                mqtt,
+                outbox,
+                stream_id,
+                heartbeat_s=heartbeat_s,
+                ack_timeout_s=mqtt_timeout_s,
+                backoff_max_s=retry_max_s,
+                drain_s=drain_s,
+            )
             sinks.append(mqtt_sink)
             listener.on_scores = lambda _msg: mqtt_sink.update_stats(
                 {"hops": listener.stream.hops, "dropped": listener.stream.dropped, "overflows": listener.overflows}
             )
-    except (BundleError, PromptsError, EngineError, AudioSourceError, ValueError, ImportError, OSError) as exc:
+    except (
+        BundleError,
+        PromptsError,
+        EngineError,
+        AudioSourceError,
+        OutboxError,
+        ValueError,
+        ImportError,
+        OSError,
+    ) as exc:
         if out_file is not None:
             out_file.discard()
         for sink in sinks:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from slap_edge.adapt.heads import Heads
     from slap_edge.prompts import PromptSet
     from slap_edge.runtime.decision import DecisionConfig
-    from slap_edge.runtime.gate import EnergyGate
+    from slap_edge.runtime.gate import Gate
     from slap_edge.runtime.stream import Stream
 
 
@@ -207,7 +207,7 @@ class Engine:
         window_s: float | None = None,
         min_window_s: float = 0.5,
         decision: DecisionConfig | None = None,
-        gate: EnergyGate | None = None,
+        gate: Gate | None = None,
     ) -> Stream:
         """A new stream over this engine (the manifest's window and hop unless overridden)."""
         from slap_edge.runtime.stream import Stream

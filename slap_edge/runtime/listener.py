@@ -25,7 +25,7 @@ from slap_edge.prompt_sets import resolve_prompts
 from slap_edge.prompts import PromptBank, PromptSet
 from slap_edge.runtime.decision import DecisionConfig
 from slap_edge.runtime.engine import Engine
-from slap_edge.runtime.gate import EnergyGate
+from slap_edge.runtime.gate import Gate
 from slap_edge.runtime.protocols import AudioSource, Sink
 from slap_edge.runtime.sources import FileSource, Gap, MicSource, Resampler, StdinSource
 from slap_edge.runtime.stream import Event, Message, Scores, Stream
@@ -85,7 +85,7 @@ class Listener:
         window_s: float | None = None,
         min_window_s: float = 0.5,
         decision: DecisionConfig | None = None,
-        gate: EnergyGate | None = None,
+        gate: Gate | None = None,
         on_scores: Callable[[Scores], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
         sinks: Iterable[Sink] = (),
@@ -210,7 +210,9 @@ class Listener:
         s = self.stream
         extra: dict[str, Any] = {}
         for sink in self.sinks:
-            if hasattr(sink, "dropped") and hasattr(sink, "sent"):
+            if hasattr(sink, "delivery_report"):
+                extra[f"{sink.kind} {sink.name}"] = sink.delivery_report()
+            elif hasattr(sink, "dropped") and hasattr(sink, "sent"):
                 extra[f"{type(sink).__name__} sent/dropped"] = f"{sink.sent}/{sink.dropped}"
         return Summary(
             hops=s.hops,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from slap_edge.runtime.decision import DecisionConfig, SectionDecision
-from slap_edge.runtime.gate import EnergyGate, GuardCounts, guard_samples
+from slap_edge.runtime.gate import Gate, GuardCounts, VadGate, guard_samples
 from slap_edge.runtime.ring import RingBuffer
 from slap_edge.scoring import section_tops
 
@@ -100,7 +100,7 @@ class Stream:
         window_s: float | None = None,
         min_window_s: float = 0.5,
         decision: DecisionConfig | None = None,
-        gate: EnergyGate | None = None,
+        gate: Gate | None = None,
     ) -> None:
         sr = engine.sample_rate
         self.engine = engine
@@ -122,7 +122,8 @@ class Stream:
         if engine.fixed_samples is not None:
             self.window = engine.fixed_samples
         self.min_window = min(self.window, max(1, int(round(min_window_s * sr))))
-        self.gate = gate or EnergyGate()
+        self.gate = gate or VadGate()
+        self._gate_tracker = self.gate.create_tracker(sr)
         self.decision_cfg = decision or DecisionConfig()
         self.decisions = {
             name: SectionDecision(
@@ -233,7 +234,9 @@ class Stream:
             return []
         window = self._ring.read(start, n, out=self._window_buf[:n])
         sr = self.sample_rate
-        speech = self.gate.speech(window, sr)
+        t_gate = time.perf_counter()
+        speech = self._gate_tracker.speech(window, start)
+        gate_ms = (time.perf_counter() - t_gate) * 1000.0
         self.hops += 1
         t_end = end / sr
         msgs: list[Message] = []
@@ -242,7 +245,8 @@ class Stream:
             total = (time.perf_counter() - t_begin) * 1000.0
             self._latencies.write(np.array([total], dtype=np.float32))
             self.seq += 1
-            msgs.append(Scores(self.seq, t_end, (start / sr, t_end), speech, None, {"total": total}, self.dropped))
+            latency = {"gate": gate_ms, "total": total}
+            msgs.append(Scores(self.seq, t_end, (start / sr, t_end), speech, None, latency, self.dropped))
             return msgs
         emb, enc_ms = self.engine.timed_embed(window)
         t_score = time.perf_counter()
@@ -253,7 +257,7 @@ class Stream:
         total = (time.perf_counter() - t_begin) * 1000.0
         self._latencies.write(np.array([total], dtype=np.float32))
         self.seq += 1
-        latency = {"features_and_encoder": enc_ms, "score": score_ms, "total": total}
+        latency = {"gate": gate_ms, "features_and_encoder": enc_ms, "score": score_ms, "total": total}
         msgs.append(Scores(self.seq, t_end, (start / sr, t_end), speech, sections, latency, self.dropped, probs, emb))
         for d in decisions:
             self.seq += 1
