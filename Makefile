@@ -11,7 +11,7 @@ EXTRAS ?= train,data,dev,mqtt,plot,bench
 
 MBROLA_PACKAGES := mbrola $(addprefix mbrola-,br1 br4 cz1 cz2 de1 de2 de5 de6 en1 es1 es3 fr1 fr4 gr2 hu1 in1 in2 it1 it4 \
 	mx1 nl2 nl3 pl1 pt1 ro1 sw1 sw2 tr1 tr2 us1 us2 us3)
-# More recorded speakers for the same languages (diphone coverage in benchmarks/results/mbrola-diphone-coverage.json).
+# More recorded speakers for the same languages (diphone coverage in experiments/results/mbrola-diphone-coverage.json).
 # Opt-in: the built-in bundle's corpus was made with the set above, and any installed voice enters a new corpus.
 MBROLA_EXTRA_PACKAGES := $(addprefix mbrola-,de3 de4 de7 fr2 fr3 es2 mx2 vz1 it3 br2 br3)
 MBROLA_APT := /tmp/slap-edge-mbrola-apt
@@ -28,6 +28,7 @@ help:
 	@echo "make mbrola-voices-extra (root) 11 more MBROLA voices (German, French, Spanish, Italian, Portuguese)"
 	@echo "make reproduce-default  rebuild the default bundle from nothing (2-5 hours on a 2-core CPU; resumable)"
 	@echo "make reproduce-default VOICES=espeak   the same chain without MBROLA voices (no non-commercial data)"
+	@echo "make real-voice-dev     (root) real-voice dev suite from Debian packages; RV_MODEL=default scored on it"
 
 debian-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -81,8 +82,8 @@ $(BASE_VENV)/.installed: pyproject.toml
 setup-base: $(BASE_VENV)/.installed
 
 test: setup setup-base
-	$(VENV)/bin/ruff check slap_edge tests benchmarks
-	$(VENV)/bin/ruff format --check slap_edge tests benchmarks
+	$(VENV)/bin/ruff check slap_edge tests benchmarks examples
+	$(VENV)/bin/ruff format --check slap_edge tests benchmarks examples
 	SLAP_BASE_VENV=$(BASE_VENV) HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
 
 format: setup
@@ -98,3 +99,9 @@ reproduce-default: setup
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+
+# The real-voice dev suite from Debian packages (docs/real-voices.md), and RV_MODEL scored on it.
+RV_MODEL ?= default
+.PHONY: real-voice-dev
+real-voice-dev: setup
+	PY=$(PY) bash benchmarks/real_voice_dev.sh $(RV_MODEL)

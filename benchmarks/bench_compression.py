@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from slap_edge.bench.stats import percentile
+from slap_edge.provenance import provenance
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -141,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([sys.executable.rsplit("/", 1)[-1], *sys.argv]),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+    prov = provenance(args.student, args.suite, made_by=["python", "benchmarks/bench_compression.py", *sys.argv[1:]])
+    record = {"meta": meta, "rows": rows, "provenance": prov}
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(record, indent=1) + "\n")
     teacher_ms = rows[0]["latency"]["p50_ms"]
     lines = [
         f"# Compression chain on `{Path(args.suite).name}`",

@@ -20,6 +20,7 @@ from slap_edge.bench.peers import PEERS
 from slap_edge.bench.report import markdown, print_report, write_json, write_png
 from slap_edge.bench.runner import BenchConfig, run_bench
 from slap_edge.bench.stats import compare_medians
+from slap_edge.provenance import provenance
 
 
 def medians(results: dict[str, Any], clock: str) -> dict[str, float]:
@@ -98,6 +99,7 @@ def main() -> int:
         for i in range(a.repeat):
             print(f"run {i + 1} of {a.repeat}", file=sys.stderr)
             runs.append(run_bench(cfg, log=lambda m: print(m, file=sys.stderr)))
+        prov = provenance(cfg.bundle, made_by=["python", "benchmarks/bench_latency.py", *sys.argv[1:]])
     first = runs[0]
     if a.random_student:
         first["bundle"]["path"] = f"{a.random_student} randomly initialised, exported int8 by slap_edge.export"
@@ -112,7 +114,8 @@ def main() -> int:
             entry[f"{clock}_medians"] = medians(r, clock)
         stability.append(entry)
     first_medians = {clock: medians(first, clock) for clock in ("cpu", "wall")}
-    write_json({**first, "first_run_medians": first_medians, "repeat_runs": stability}, out_dir / f"{a.name}.json")
+    record = {**first, "first_run_medians": first_medians, "repeat_runs": stability, "provenance": prov}
+    write_json(record, out_dir / f"{a.name}.json")
     write_png(first, out_dir / f"{a.name}.png")
     md = markdown(first)
     if a.random_student:

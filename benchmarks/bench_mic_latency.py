@@ -18,6 +18,7 @@ from pathlib import Path
 from slap_edge.bench.mic_latency import measure_mic_latency
 from slap_edge.bench.report import write_json
 from slap_edge.bench.vmic import VirtualMicError
+from slap_edge.provenance import provenance
 
 
 def to_markdown(r: dict) -> str:
@@ -71,6 +72,7 @@ def main() -> int:
             bundle = a.bundle
         try:
             r = measure_mic_latency(bundle, trials=a.trials, lead_s=a.lead)
+            r["provenance"] = provenance(bundle, made_by=["python", "benchmarks/bench_mic_latency.py", *sys.argv[1:]])
         except VirtualMicError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -1,6 +1,6 @@
 """Runtime figures of `slap-edge listen` (issue 6): per-hop processing, CPU use, peak memory, start to first score.
 
-    python benchmarks/bench_runtime.py --bundle BUNDLE [--prompts runtime/prompts/demographics.txt] [--seconds 60]
+    python benchmarks/bench_runtime.py --bundle BUNDLE [--prompts PROMPTS.txt] [--seconds 60]
     python benchmarks/bench_runtime.py --make-student student-vit-tiny --int8    # exports a random student first
 
 1. processing per hop: the stream over speech (one ONNX Runtime intra-op thread), percentiles of the time from a
@@ -174,7 +174,7 @@ def main() -> None:
     ap.add_argument("--bundle", type=Path)
     ap.add_argument("--make-student", metavar="MODEL", help="export this registry model (random weights) first")
     ap.add_argument("--int8", action="store_true", help="with --make-student: int8 audio.onnx")
-    ap.add_argument("--prompts", type=Path, default=REPO / "runtime" / "prompts" / "demographics.txt")
+    ap.add_argument("--prompts", type=Path, default=REPO / "slap_edge" / "assets" / "prompts" / "demographics.txt")
     ap.add_argument("--bank", type=Path)
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the real-time file for CPU use")
     ap.add_argument("--threads", type=int, default=1)

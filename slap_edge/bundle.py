@@ -16,12 +16,15 @@ the contract fixed here:
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import json
+import math
 import os
 import shutil
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -35,6 +38,10 @@ MODEL_CARD = "MODEL_CARD.md"
 META_PREFIX = ""  # the export writes plain keys (slap_edge.export.onnx.META_*)
 METADATA_KEYS = ("model_id", "embed_dim", "sample_rate", "window_s", "frontend")
 TEXT_METADATA_KEYS = ("model_id", "embed_dim")
+# Bounds of the manifest's numbers. CLIP-style training clamps the learned logit scale at 100; a scale far above that
+# (or NaN/inf, which JSON parsers accept) only turns cosines into 0/1 or NaN probabilities.
+MAX_LOGIT_SCALE = 1000.0
+MAX_WINDOW_S = 600.0
 # Suffixes of formats that execute code when loaded; a bundle carrying one is refused outright.
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".joblib")
 
@@ -115,9 +122,17 @@ def unpack_bundle(archive: str | Path, dest: str | Path) -> Path:
     """
     archive, dest = Path(archive), Path(dest)
     try:
-        tf = tarfile.open(archive, "r:*")  # noqa: SIM115 - closed by the `with` below, after the error mapping
-    except (tarfile.TarError, OSError) as exc:
-        raise BundleError(f"{archive}: not a readable tar archive ({exc})") from exc
+        return _unpack(archive, dest)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        # A truncated or corrupt .tar.gz fails inside gzip (EOFError, zlib.error) as well as inside tarfile; EOFError
+        # must not escape, or the command line reports it as a bare "Aborted.".
+        damaged = isinstance(exc, (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile))
+        hint = "the archive is truncated or corrupt: copy it again" if damaged else f"cannot unpack it into {dest}"
+        raise BundleError(f"{archive}: not a readable .tar.gz bundle ({type(exc).__name__}: {exc}); {hint}") from exc
+
+
+def _unpack(archive: Path, dest: Path) -> Path:
+    tf = tarfile.open(archive, "r:*")  # noqa: SIM115 - closed by the `with` below
     with tf:
         members = tf.getmembers()
         for m in members:
@@ -218,12 +233,24 @@ def read_manifest(root: Path) -> dict[str, Any]:
     if _get(audio, "sample_rate", int, f"{where}: audio") <= 0:
         raise BundleError(f"{where}: audio.sample_rate must be positive")
     for key in ("window_s", "hop_s"):
-        if _get(audio, key, (int, float), f"{where}: audio") <= 0:
-            raise BundleError(f"{where}: audio.{key} must be positive")
+        value = _get(audio, key, (int, float), f"{where}: audio")
+        if not (math.isfinite(value) and 0 < value <= MAX_WINDOW_S):
+            raise BundleError(
+                f"{where}: audio.{key} is {value!r}; expected a number of seconds in (0, {MAX_WINDOW_S:g}]"
+            )
+    if audio["hop_s"] > audio["window_s"]:
+        raise BundleError(
+            f"{where}: audio.hop_s {audio['hop_s']} is longer than audio.window_s {audio['window_s']}; audio between "
+            "windows would never be scored"
+        )
     _get(audio, "frontend", dict, f"{where}: audio")
     scoring = _get(manifest, "scoring", dict, where)
-    if _get(scoring, "logit_scale", (int, float), f"{where}: scoring") <= 0:
-        raise BundleError(f"{where}: scoring.logit_scale must be positive")
+    scale = _get(scoring, "logit_scale", (int, float), f"{where}: scoring")
+    if not (math.isfinite(scale) and 0 < scale <= MAX_LOGIT_SCALE):
+        raise BundleError(
+            f"{where}: scoring.logit_scale is {scale!r}; expected a finite number in (0, {MAX_LOGIT_SCALE:g}] "
+            "(CLIP-style models use about 10-100)"
+        )
     files = _get(manifest, "files", dict, where)
     if AUDIO_ONNX not in files:
         raise BundleError(f"{where}: files does not list {AUDIO_ONNX}")
@@ -384,7 +411,18 @@ def load_bundle(path: str | Path | None, verify: bool = True) -> Bundle:
     path = resolve_bundle_path(path)
     if not path.exists():
         raise BundleError(f"{path}: no such bundle (expected a folder or a .tar.gz)")
-    root = path if path.is_dir() else _unpack_cached(path)
+    if path.is_dir():
+        return _load_root(path, verify)
+    try:
+        return _load_root(_unpack_cached(path), verify)
+    except BundleError as exc:
+        # Problems found in the unpacked copy name the archive the user gave, not only the cache folder.
+        if str(path) in str(exc):
+            raise
+        raise BundleError(f"{path}: {exc}") from exc
+
+
+def _load_root(root: Path, verify: bool) -> Bundle:
     manifest = read_manifest(root)
     model, audio = manifest["model"], manifest["audio"]
     bundle = Bundle(

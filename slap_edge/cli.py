@@ -11,6 +11,7 @@ import logging
 import typer
 
 from slap_edge import __version__
+from slap_edge.adapt.cli import register as register_adapt
 from slap_edge.bench.cli import register as register_bench
 from slap_edge.data.cli import app as data_app
 from slap_edge.doctor import register as register_doctor
@@ -50,6 +51,7 @@ register_eval(app)
 register_export(app)
 register_runtime(app)
 register_bench(app)
+register_adapt(app)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 DEMO_RECORDING = Path(__file__).resolve().parent / "assets" / "demo" / "two_speakers.wav"
-DEMO_PROMPTS = Path(__file__).resolve().parents[1] / "runtime" / "prompts" / "demographics.txt"
+DEMO_PROMPTS = "demographics"  # a built-in prompt set (slap_edge/assets/prompts/demographics.txt)
 
 
 def microphone_available() -> bool:
@@ -25,7 +25,7 @@ def microphone_available() -> bool:
 
 
 def demo_arguments(use_microphone: bool) -> list[str]:
-    args = ["listen", "--prompts", str(DEMO_PROMPTS)]
+    args = ["listen", "--prompts", DEMO_PROMPTS]
     if not use_microphone:
         args += ["--input", str(DEMO_RECORDING)]
     return args
@@ -34,11 +34,11 @@ def demo_arguments(use_microphone: bool) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     from slap_edge.cli import app
 
-    if not DEMO_PROMPTS.is_file():
-        sys.exit(f"{DEMO_PROMPTS}: not found; run the demo from a checkout of slap-edge (it reads runtime/prompts/)")
     use_mic = microphone_available() if "--file" not in (argv or sys.argv[1:]) else False
     where = "the default microphone (Ctrl-C stops)" if use_mic else f"the demo recording {DEMO_RECORDING.name}"
-    print(f"slap-edge demo: built-in model, prompts from demographics.txt, listening to {where}", file=sys.stderr)
+    print(
+        f"slap-edge demo: built-in model, the built-in prompt set demographics, listening to {where}", file=sys.stderr
+    )
     app(demo_arguments(use_mic), prog_name="slap-edge")
 
 

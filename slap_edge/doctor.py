@@ -209,6 +209,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(report(checks), indent=2))
         else:
             from rich.console import Console
+            from rich.markup import escape
             from rich.table import Table
 
             table = Table(title="slap-edge doctor")
@@ -216,7 +217,8 @@ def register(app: typer.Typer) -> None:
                 table.add_column(col, overflow="fold")
             for c in checks:
                 status = "[green]ok[/]" if c.ok else ("[yellow]info[/]" if c.name in _ADVISORY else "[red]missing[/]")
-                table.add_row(c.stage, c.name, status, c.detail, c.fix)
+                # Details and fixes are plain text: `pip install 'slap-edge[train]'` must not be read as rich markup.
+                table.add_row(escape(c.stage), escape(c.name), status, escape(c.detail), escape(c.fix))
             Console().print(table)
         failed = [c for stage in require for c in missing_for(stage, checks)]
         if failed:

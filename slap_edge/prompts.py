@@ -17,6 +17,8 @@ import dataclasses
 import os
 import re
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,6 +85,11 @@ def parse_prompts(text: str, source: str = "<prompts>") -> PromptSet:
         if not line or line.startswith("#"):
             continue
         m = _SECTION_RE.match(line)
+        if m is None and (line.startswith("[") or line.endswith("]")) and "=" not in line:
+            raise PromptsError(
+                f"{where}: malformed section header {line!r}; a section header is a whole line `[name]`, with one "
+                "'[' at the start and one ']' at the end"
+            )
         if m:
             name = m.group(1).strip()
             if not name or not _NAME_RE.match(name):
@@ -224,8 +231,12 @@ def load_bank(path: str | Path) -> PromptBank:
             model_id = str(z["model_id"])
     except PromptsError:
         raise
-    except (OSError, ValueError, EOFError) as exc:
-        raise PromptsError(f"{path}: cannot read prompt bank ({exc})") from exc
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        # A truncated or corrupt .npz fails inside zipfile or zlib, not with an OSError.
+        raise PromptsError(
+            f"{path}: cannot read prompt bank ({type(exc).__name__}: {exc}); write it again with `slap-edge prompts "
+            "embed`"
+        ) from exc
     if not (len(texts) == len(labels) == len(secs)) or emb.ndim != 2 or emb.shape[0] != len(texts):
         raise PromptsError(
             f"{path}: inconsistent bank: {len(texts)} texts, {len(labels)} labels, {len(secs)} sections, "

@@ -61,6 +61,18 @@ def section_probs(
     return {name: softmax(logits[idx]) for name, idx in sections.items()}
 
 
+def linear_section_probs(
+    embedding: np.ndarray, weights: np.ndarray, bias: np.ndarray, sections: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Per-section probabilities of one L2-normalised embedding [D] under linear heads: ``weights`` [N, D] and
+    ``bias`` [N] give the logits ``weights @ embedding + bias``; each section is a softmax over its rows.
+
+    A prompt row is ``logit_scale * prompt`` with zero bias, so prompts and adapted heads share this one product.
+    """
+    logits = weights @ np.asarray(embedding, dtype=np.float32) + bias
+    return {name: softmax(logits[idx]) for name, idx in sections.items()}
+
+
 def section_tops(probs: Mapping[str, np.ndarray], labels: Mapping[str, Sequence[str]]) -> dict[str, dict]:
     """The JSON-ready form of section probabilities: ``{section: {"top": label, "probs": {label: p}}}``."""
     out: dict[str, dict] = {}

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from slap_edge.bundle import default_bundle_path, load_bundle
 from slap_edge.cli import app
 from slap_edge.demo import DEMO_PROMPTS, DEMO_RECORDING, demo_arguments
+from slap_edge.prompt_sets import builtin_prompt_sets
 
 
 def test_builtin_bundle_verifies_and_fits_a_package() -> None:
@@ -22,8 +23,8 @@ def test_builtin_bundle_verifies_and_fits_a_package() -> None:
 
 def test_demo_without_microphone_reads_the_recording() -> None:
     args = demo_arguments(use_microphone=False)
-    assert args[:3] == ["listen", "--prompts", str(DEMO_PROMPTS)] and str(DEMO_RECORDING) in args
-    assert DEMO_RECORDING.is_file() and DEMO_PROMPTS.is_file()
+    assert args[:3] == ["listen", "--prompts", DEMO_PROMPTS] and str(DEMO_RECORDING) in args
+    assert DEMO_RECORDING.is_file() and builtin_prompt_sets()[DEMO_PROMPTS].is_file()
 
 
 def test_demo_recording_gives_scores_and_follows_the_change_of_speaker() -> None:

@@ -11,7 +11,12 @@
 #   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 train/launch_torchrun.sh DATA_DIR RUN_DIR [RECIPE]
 #   NNODES=2 NODE_RANK=1 MASTER_ADDR=10.0.0.1 train/launch_torchrun.sh DATA_DIR RUN_DIR [RECIPE]
 # RUN_DIR must be on a shared filesystem for multi-node runs (rank 0 writes checkpoints, every rank reads them on
-# --resume), and so must the decoded-audio cache (DATA/.cache, or --cache-dir).
+# --resume), and so must the decoded-audio cache (DATA/.cache, or --cache-dir) of a corpus folder.
+# DATA may be shards (slap-edge data shard): a folder holding shards.json, a brace pattern, or a pipe: command that
+# streams each shard from object storage; every rank then reads only its share and nothing is cached:
+#   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 train/launch_torchrun.sh \
+#     'pipe:aws s3 cp s3://bucket/corpus/train-{000000..000339}.tar -' RUN_DIR train/recipes/teacher-base.json
+# See docs/training.md for what to set and what throughput to expect.
 set -euo pipefail
 DATA=${1:?usage: $0 DATA_DIR RUN_DIR [RECIPE] [options]}
 RUN=${2:?usage: $0 DATA_DIR RUN_DIR [RECIPE] [options]}

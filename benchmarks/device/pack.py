@@ -27,18 +27,32 @@ from safetensors.torch import load_file, save_file
 
 from slap_edge.data.captions import clip_seed, make_captions
 from slap_edge.data.manifest import ClipRecord, resolve_audio, write_manifest
+from slap_edge.data.suite_builder import holdout_patterns
 from slap_edge.models.text import minilm_dir, tokenize
-from slap_edge.train.cli import holdout_patterns
 from slap_edge.train.data import load_split
+
+# Opus is smallest (about 11 kB a 3 s clip) but decodes slowly (48 kHz, then resampled): fine for a loader that decodes
+# once into its cache, not for one that decodes every epoch (shards). FLAC at the corpus rate is lossless, ~55 kB.
+AUDIO_FORMATS = {"opus": ("ogg", "OGG", "OPUS"), "flac": ("flac", "FLAC", "PCM_16")}
 
 
 def pack_corpus(
-    corpus: Path, out: Path, n_train: int, n_test: int, window_s: float, seed: int, exclude: tuple[str, ...]
+    corpus: Path,
+    out: Path,
+    n_train: int,
+    n_test: int,
+    window_s: float,
+    seed: int,
+    exclude: tuple[str, ...],
+    audio: str = "opus",
 ) -> list[ClipRecord]:
     """A random ``n_train`` training clips (less the held-out voices) and ``n_test`` test clips, cropped and coded."""
+    ext, fmt, subtype = AUDIO_FORMATS[audio]
     rng = random.Random(seed)
     picked = []
     for split, n, skip in (("train", n_train, exclude), ("test", n_test, ())):
+        if n == 0:
+            continue
         records = [r for r in load_split(corpus, split, skip) if resolve_audio(corpus / "manifest.jsonl", r).is_file()]
         rng.shuffle(records)
         picked += records[:n]
@@ -53,8 +67,8 @@ def pack_corpus(
         if len(wave) > n:
             start = (len(wave) - n) // 2
             wave = wave[start : start + n]
-        name = f"audio/{r.id}.ogg"
-        sf.write(str(data / name), wave, rate, format="OGG", subtype="OPUS")
+        name = f"audio/{r.id}.{ext}"
+        sf.write(str(data / name), wave, rate, format=fmt, subtype=subtype)
         kept.append(dataclasses.replace(r, path=name, duration=round(len(wave) / rate, 4)))
     write_manifest(kept, data / "manifest.jsonl")
     shutil.copy(corpus / "synth.json", data / "synth.json")
@@ -101,12 +115,13 @@ def main() -> None:
     ap.add_argument("--window-s", type=float, default=3.0)
     ap.add_argument("--caption-epochs", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--audio", choices=sorted(AUDIO_FORMATS), default="opus", help="How the clips are coded.")
     ap.add_argument(
         "--exclude-holdout", default=None, help="Held-out voices kept out of the training clips (as slap-edge train)."
     )
     args = ap.parse_args()
     exclude = holdout_patterns(args.exclude_holdout)
-    kept = pack_corpus(args.corpus, args.out, args.train, args.test, args.window_s, args.seed, exclude)
+    kept = pack_corpus(args.corpus, args.out, args.train, args.test, args.window_s, args.seed, exclude, args.audio)
     corpus_seed = json.loads((args.corpus / "synth.json").read_text())["seed"]
     ids = caption_token_ids(kept, corpus_seed, args.caption_epochs)
     # Every word written in the caption tables and the suite builder's prompts, so prompts and rare phrasings are kept.

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from slap_edge.cli_support import fail as _fail
+from slap_edge.output_files import OutputPathError, check_not_input, write_text_atomic
 
 
 def bench(
@@ -21,6 +22,9 @@ def bench(
     audio: list[Path] = typer.Option([], "--audio", help="Audio files for the schedule (default: espeak-ng speech)."),
     prompts: Path | None = typer.Option(None, "--prompts", "-p", help="prompts.txt to score (default: 3 sections)."),
     bank: str | None = typer.Option(None, "--bank", help="Precomputed prompt bank (.npz or a bundled bank's name)."),
+    heads: Path | None = typer.Option(
+        None, "--heads", help="Adapted heads (.npz from `slap-edge adapt`) scored as `listen --heads` does (ort-cpu)."
+    ),
     model: Path | None = typer.Option(None, "--model", help="Run folder with the student's weights (torch backends)."),
     peers: bool = typer.Option(True, "--peers/--no-peers", help="Also measure teacher, Resemblyzer and Silero VAD."),
     peer: list[str] = typer.Option([], "--peer", help="Only these peers: teacher, resemblyzer, silero-vad."),
@@ -44,7 +48,15 @@ def bench(
     from slap_edge.bench.schedule import ScheduleError
     from slap_edge.bundle import BundleError, resolve_bundle_path
     from slap_edge.prompts import PromptsError
+    from slap_edge.provenance import provenance
 
+    inputs = [bundle if bundle not in (None, "default") else None, prompts, bank, model, teacher, *audio]
+    try:
+        for option, path in (("--json", json_out), ("--markdown", md_out), ("--png", png_out)):
+            if path is not None:
+                check_not_input(path, inputs, option)
+    except OutputPathError as exc:
+        raise _fail(str(exc)) from exc
     try:
         cfg = BenchConfig(
             bundle=str(resolve_bundle_path(bundle)),
@@ -58,6 +70,7 @@ def bench(
             prompts=str(prompts) if prompts else None,
             bank=bank,
             model_run=str(model) if model else None,
+            heads=str(heads) if heads else None,
             peers=tuple(dict.fromkeys(peer)) if peer else (PEERS if peers else ()),
             teacher_run=str(teacher) if teacher else None,
             teacher_model=teacher_model,
@@ -68,11 +81,11 @@ def bench(
     except (ValueError, BundleError, PromptsError, ScheduleError, BenchError) as exc:
         raise _fail(str(exc)) from exc
     print_report(results)
+    results["provenance"] = provenance(cfg.bundle)  # commit and hashes: what made this result
     if json_out:
         typer.echo(f"wrote {write_json(results, json_out)}", err=True)
     if md_out:
-        md_out.parent.mkdir(parents=True, exist_ok=True)
-        md_out.write_text(markdown(results), encoding="utf-8")
+        write_text_atomic(md_out, markdown(results))
         typer.echo(f"wrote {md_out}", err=True)
     if png_out:
         try:

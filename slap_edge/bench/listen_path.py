@@ -46,7 +46,7 @@ hoarse = a hoarse, rough voice
 breathy = a soft, breathy voice
 """
 
-STAGES = ("resample", "ingest", "features_and_encoder", "score", "smoothing", "gate_and_other")
+STAGES = ("resample", "ingest", "speech_gate", "features_and_encoder", "score", "smoothing", "window_and_other")
 
 
 class BackendUnavailableError(RuntimeError):
@@ -67,6 +67,8 @@ class ListenPathSpec:
     prompts: str | None = None
     bank: str | None = None
     model_run: str | None = None  # torch backends: weights from this run instead of a random initialisation
+    heads: str | None = None  # adapted heads file (`slap-edge adapt`): its sections replace or join the prompts'
+    gate: str = "vad"  # the speech gate, as `listen --gate` (its cost is the speech_gate stage)
 
 
 def _synthetic_bank(bundle: Any, prompt_set: Any) -> Any:
@@ -201,8 +203,15 @@ def create_engine(spec: ListenPathSpec) -> tuple[Any, dict[str, Any]]:
     bundle = load_bundle(spec.bundle)
     bank, bank_note = resolve_bench_bank(bundle, spec.prompts, spec.bank, spec.threads)
     notes: dict[str, Any] = {"prompt_bank": bank_note, "prompts": len(bank.prompts)}
+    heads = None
+    if spec.heads is not None:
+        from slap_edge.adapt.heads import load_heads
+
+        heads = load_heads(spec.heads)
     if spec.backend == "ort-cpu":
-        engine = Engine(bundle, bank, threads=spec.threads)
+        engine = Engine(bundle, bank, threads=spec.threads, heads=heads)
+        if heads is not None:
+            notes["heads"] = f"{spec.heads}: {engine.describe_sections()}"
         notes["encoder"] = f"onnxruntime CPU, {spec.threads} intra-op thread(s), audio.onnx as bundled"
     else:
         import torch
@@ -242,13 +251,14 @@ def bundle_sizes(bundle_path: str) -> dict[str, int]:
 
 def measure_listen_path(spec: ListenPathSpec) -> dict[str, Any]:
     """Run the schedule through a `Listener` over ``spec``'s engine and return every figure the bench reports."""
+    from slap_edge.runtime.gate import create_gate
     from slap_edge.runtime.listener import Listener
     from slap_edge.runtime.sources import Resampler
     from slap_edge.runtime.stream import Scores
 
     t_load = time.perf_counter()
     engine, notes = create_engine(spec)
-    listener = Listener(engine)
+    listener = Listener(engine, gate=create_gate(spec.gate))
     stream = listener.stream
     load_ms = (time.perf_counter() - t_load) * 1000.0
     rss_loaded = current_rss_mb()
@@ -292,12 +302,14 @@ def measure_listen_path(spec: ListenPathSpec) -> dict[str, Any]:
             # CPU time of this thread (the encoder runs on it with one thread): unlike wall time it does not grow
             # while other processes hold the core, so it is the steadier measure on a shared machine.
             hop["cpu"] = pending_cpu * share
+            hop["speech_gate"] = lat.get("gate", 0.0)
             if "features_and_encoder" in lat:
                 hop["features_and_encoder"] = lat["features_and_encoder"]
                 hop["score"] = lat.get("score", 0.0)
                 hop["smoothing"] = smoothing[0] * share
-                hop["gate_and_other"] = max(
-                    0.0, lat["total"] - hop["features_and_encoder"] - hop["score"] - hop["smoothing"]
+                hop["window_and_other"] = max(
+                    0.0,
+                    lat["total"] - hop["speech_gate"] - hop["features_and_encoder"] - hop["score"] - hop["smoothing"],
                 )
             hops.append(hop)
         smoothing[0] = 0.0
@@ -333,6 +345,8 @@ def measure_listen_path(spec: ListenPathSpec) -> dict[str, Any]:
         "hops_measured": len(measured),
         "hops_encoded": len(encoded),
         "hops_gated": sum(1 for h in measured if "features_and_encoder" not in h),
+        "speech_gate": type(stream.gate).__name__,
+        "speech_gate_all_hops_ms": summarize([h["speech_gate"] for h in measured]).to_dict(),
         "events": events,
         "audio_s_measured": audio_s,
         "stages_ms": stages,

@@ -18,7 +18,8 @@ STAGE_LABELS = {
     "features_and_encoder": "front end + encoder",
     "score": "scoring (prompt bank)",
     "smoothing": "smoothing + events",
-    "gate_and_other": "speech gate + window read",
+    "speech_gate": "speech gate (Silero VAD, or energy)",
+    "window_and_other": "window read + other",
 }
 
 
@@ -268,7 +269,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             f"## {r['backend']}: per hop (ms), {r['hops_encoded']} hops encoded, {r['hops_gated']} gated",
             "",
-            f"{r['notes'].get('encoder', '')}. Prompts: {r['notes'].get('prompt_bank', '')}.",
+            f"{r['notes'].get('encoder', '')}. Prompts: {r['notes'].get('prompt_bank', '')}."
+            + (f" Adapted heads: {r['notes']['heads']}." if r["notes"].get("heads") else ""),
             "",
             "| stage | p50 | p95 | p99 | max |",
             "|---|---:|---:|---:|---:|",

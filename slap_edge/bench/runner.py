@@ -7,6 +7,7 @@ machine it was measured on.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from slap_edge.bench.listen_path import BACKENDS, ListenPathSpec, write_schedule
+from slap_edge.bench.listen_path import BACKENDS, TORCH_HINT, ListenPathSpec, write_schedule
 from slap_edge.bench.machine import OtherLoad, machine_info
 from slap_edge.bench.peers import PEERS, PeerSpec
 from slap_edge.bench.schedule import make_schedule
@@ -46,6 +47,7 @@ class BenchConfig:
     prompts: str | None = None
     bank: str | None = None
     model_run: str | None = None
+    heads: str | None = None  # adapted heads (`slap-edge adapt`) scored with, or instead of, the prompts
     peers: tuple[str, ...] = PEERS
     teacher_run: str | None = None
     teacher_model: str = "teacher-small"
@@ -62,6 +64,13 @@ class BenchConfig:
             raise ValueError(f"unknown peer(s) {bad}; choose from {', '.join(PEERS)}")
         if self.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {self.threads}")
+        # Checked before the schedule is built: a missing PyTorch is a setup error, not a worker traceback later.
+        torch_backends = [b for b in self.backends if b in ("torch", "torchao")]
+        if torch_backends and importlib.util.find_spec("torch") is None:
+            raise ValueError(
+                f"--backend {' and '.join(torch_backends)} needs PyTorch, which is not installed here: {TORCH_HINT}; "
+                "or measure what `listen` runs with --backend ort-cpu"
+            )
         from slap_edge.models import list_models  # the registry's names only; no torch
 
         if "teacher" in self.peers and self.teacher_run is None and self.teacher_model not in list_models():
@@ -228,6 +237,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda _: None) -> 
                 prompts=cfg.prompts,
                 bank=cfg.bank,
                 model_run=cfg.model_run,
+                heads=cfg.heads,
             )
             jobs.append(("listen", backend, dataclasses.asdict(spec)))
         for peer in cfg.peers:

@@ -21,7 +21,11 @@ def _import_progress(done: int) -> None:
 
 @app.command("import")
 def import_command(
-    kind: str = typer.Argument(..., help="Corpus layout: commonvoice, vctk, librispeech or csv."),
+    kind: str = typer.Argument(
+        ...,
+        help="Corpus layout: commonvoice, vctk, librispeech, csv, or the Debian packages asterisk, hedgewars, klettres "
+        "(SRC: the folder they were unpacked into with dpkg -x).",
+    ),
     src: Path = typer.Argument(..., help="The unpacked corpus folder (for csv: the CSV file)."),
     out: Path = typer.Option(..., "--out", help="Folder for manifest.jsonl and import_report.json."),
     copy: bool = typer.Option(False, "--copy", help="Convert the audio to 16 kHz mono WAV under OUT/audio/."),
@@ -134,6 +138,40 @@ def suite_command(
         raise typer.Exit(1)
 
 
+@app.command("real-voice-dev")
+def real_voice_dev_command(
+    src: Path = typer.Argument(..., help="Folder the Debian packages were unpacked into (dpkg -x), one or several."),
+    out: Path = typer.Option(..., "--out", help="Folder for corpus/<kind>/, corpus/all/ and suite/."),
+    clips_per_class: int = typer.Option(90, help="Clips per class of each dev task (fewer when the data have fewer)."),
+    seed: int = typer.Option(0, help="Seed of the clip selection."),
+) -> None:
+    """Import asterisk, hedgewars and klettres and build the real-voice dev suite from the held-out speakers."""
+    from slap_edge.data.importers import ImporterError
+    from slap_edge.data.manifest import ManifestError
+    from slap_edge.data.real_voices import build_real_voice_dev
+    from slap_edge.data.suite_builder import SuiteBuildError
+    from slap_edge.eval.suite import validate_suite
+
+    try:
+        result = build_real_voice_dev(
+            src, out, clips_per_class=clips_per_class, seed=seed, progress=lambda msg: typer.echo(msg, err=True)
+        )
+    except (ImporterError, SuiteBuildError, ManifestError) as exc:
+        raise fail(str(exc)) from exc
+    for kind, summary in result.imports.items():
+        typer.echo(f"{kind}: {summary['imported']} clips {summary['splits']}, skipped {summary['skipped_by_kind']}")
+    for name, task in result.tasks.items():
+        sizes = ", ".join(f"{label} {n} clips/{len(task['speakers'][label])} spk" for label, n in task["clips"].items())
+        typer.echo(f"task {name}: {sizes}")
+    typer.echo(f"training corpus (all other speakers): {result.train_clips} clips, {result.train_speakers} speakers")
+    problems = validate_suite(result.suite, min_speakers=2)
+    typer.echo(f"suite {result.suite}: validator " + ("ok" if not problems else f"{len(problems)} problem(s)"))
+    for problem in problems:
+        typer.echo(f"  {problem}")
+    if problems:
+        raise typer.Exit(1)
+
+
 @app.command("validate-suite")
 def validate_suite_command(
     suite: Path = typer.Argument(..., help="Suite folder (suite.json, clips.jsonl, audio/)."),
@@ -157,6 +195,10 @@ def validate_suite_command(
 # --- synth, stats (synthetic corpus) ----------------------------------------------------------------------------------
 
 
+# What `data synth` imports to render a clip (the 'data' extra of pyproject.toml, by module name).
+DATA_EXTRA_MODULES = ("scipy", "pyworld", "parselmouth", "faker")
+
+
 @app.command("synth")
 def synth_command(
     out: Path = typer.Option(..., "--out", help="Corpus folder: manifest.jsonl, synth.json and audio/."),
@@ -173,7 +215,13 @@ def synth_command(
     ),
 ) -> None:
     """Synthesise a described-speech corpus; a re-run with the same settings resumes it."""
+    import importlib.util
     import time
+
+    # Checked once here: without the data extra every clip would fail on its own, one error per clip.
+    missing = [name for name in DATA_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise fail(f"data synth needs {', '.join(missing)}, not installed: pip install 'slap-edge[data]'")
 
     from rich.console import Console
     from rich.progress import (
@@ -249,3 +297,30 @@ def stats_command(
         typer.echo(json.dumps(stats.to_dict(), indent=2, ensure_ascii=False))
     else:
         render_stats(stats, Console())
+
+
+@app.command("shard")
+def shard_command(
+    corpus: Path = typer.Argument(..., help="Corpus folder holding manifest.jsonl (made by synth or import)."),
+    out: Path = typer.Option(..., "--out", help="Shard folder: SPLIT-NNNNNN.tar and shards.json."),
+    shard_size: str = typer.Option("1GB", "--shard-size", help="Largest shard, e.g. 1GB, 500MB, 256MiB."),
+) -> None:
+    """Write the corpus as tar shards (webdataset) with an index; verified on write; a re-run resumes."""
+    from slap_edge.data.manifest import ManifestError
+    from slap_edge.data.shards import ShardError, parse_size, write_shards
+
+    def on_progress(done: int, total: int) -> None:
+        if done % 10 == 0 or done == total:
+            typer.echo(f"  {done} of {total} shards", err=True)
+
+    try:
+        report = write_shards(corpus, out, parse_size(shard_size), progress=on_progress)
+    except (ShardError, ManifestError) as exc:
+        raise fail(str(exc)) from exc
+    splits = report.index.to_json()["splits"]
+    summary = ", ".join(f"{k}: {v['shards']} shards, {v['clips']} clips, {v['hours']:.2f} h" for k, v in splits.items())
+    typer.echo(f"{out}: {report.written} shards written, {report.kept} kept from an earlier run ({summary})")
+    if report.index.skipped:
+        typer.echo(f"{len(report.index.skipped)} clips left out (listed in {out / 'shards.json'}):", err=True)
+        for ident, why in list(report.index.skipped.items())[:10]:
+            typer.echo(f"  {ident}: {why}", err=True)

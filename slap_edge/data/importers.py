@@ -9,6 +9,9 @@ Supported layouts (SRC is the folder a user unpacked):
   ``wav48_silence_trimmed/pXXX/*_mic1.flac`` (version 0.92); transcripts from ``txt/pXXX/*.txt`` where present.
 - ``librispeech``: ``SPEAKERS.TXT`` (ID | SEX | SUBSET | MINUTES | NAME) with ``SUBSET/SPEAKER/CHAPTER/*.flac`` and
   ``SPEAKER-CHAPTER.trans.txt``; SRC may be the LibriSpeech folder or one subset inside it.
+- ``asterisk``, ``hedgewars``, ``klettres``: the real speech in Debian's asterisk-core-sounds-*-wav, hedgewars-data
+  and klettres-data packages, unpacked with ``dpkg -x`` (``slap_edge.data.debian_sources``); their splits come from
+  the committed dev-speaker list of ``slap_edge.data.real_voices``, not from a hash.
 - ``csv``: a CSV (or ``.tsv``) file with a ``path`` column (relative to the file's folder, or absolute), a
   ``speaker`` column and any of: id, text, split, engine, voice, licence and the manifest attributes.
 
@@ -36,7 +39,7 @@ from typing import Any
 from slap_edge.data.captions import LANGUAGE_NAMES, language_name
 from slap_edge.data.manifest import ATTRIBUTE_VALUES, MANIFEST_NAME, SPLITS, ClipRecord, write_manifest
 
-KINDS = ("commonvoice", "vctk", "librispeech", "csv")
+KINDS = ("commonvoice", "vctk", "librispeech", "csv", "asterisk", "hedgewars", "klettres")
 REPORT_NAME = "import_report.json"
 LICENCES = {"commonvoice": "CC0-1.0", "vctk": "CC-BY-4.0", "librispeech": "CC-BY-4.0"}
 
@@ -188,7 +191,9 @@ class ImportProblem:
     file: str
     line: int | None
     reason: str
-    kind: str  # "malformed line", "unknown value", "missing audio", "unreadable audio", "duplicate", "no speaker"
+    # "malformed line", "unknown value", "missing audio", "unreadable audio", "duplicate", "no speaker", and for the
+    # Debian sources "not speech" (tones, silence, grunts) and "not human speech" (text-to-speech the package names)
+    kind: str
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
@@ -583,11 +588,23 @@ def _read_csv(src: Path) -> Iterator[_Item]:
             )
 
 
+def _read_debian(kind: str) -> Callable[[Path], Iterator[_Item]]:
+    def read(src: Path) -> Iterator[_Item]:
+        from slap_edge.data import debian_sources  # it builds on this module's types
+
+        return getattr(debian_sources, f"read_{kind}")(src)
+
+    return read
+
+
 _READERS: dict[str, Callable[[Path], Iterator[_Item]]] = {
     "commonvoice": _read_commonvoice,
     "vctk": _read_vctk,
     "librispeech": _read_librispeech,
     "csv": _read_csv,
+    "asterisk": _read_debian("asterisk"),
+    "hedgewars": _read_debian("hedgewars"),
+    "klettres": _read_debian("klettres"),
 }
 
 

@@ -170,7 +170,7 @@ MBROLA_EXCLUDED: dict[str, str] = {
     "tr2": "7.0% of diphones missing",
     "in1": "19.8% of diphones missing",
     "in2": "20.5% of diphones missing",
-    # Measured 2026-11-27 with benchmarks/mbrola_diphone_coverage.py (results/mbrola-diphone-coverage.json), when
+    # Measured 2026-11-27 with experiments/mbrola_diphone_coverage.py (results/mbrola-diphone-coverage.json there), when
     # `make mbrola-voices-extra` was added. mbrola-nl1 (Dutch, male) is not listed at all: 69% of diphones missing.
     "es4": "11.3% of diphones missing",
     "it2": "9.8% of diphones missing",
@@ -295,7 +295,7 @@ VOICE_SETS = ("all", "espeak")
 #   timbre no longer marks its language;
 # - "mbrola": every MBROLA speaker, TIMBRE_FORMANT_RANGE, and espeak-ng speakers as in "some". The recorded voices are
 #   where timbre and language go together, and warping everyone blurred sex and age
-#   (benchmarks/results/teacher-v9-train.md).
+#   (experiments/results/teacher-v9-train.md).
 TIMBRE_SETS = ("some", "every", "mbrola")
 TIMBRE_FORMANT_RANGE = (0.90, 1.10)
 RATE_WPM = {"slow": (100, 125), "normal": (150, 175), "fast": (215, 255)}

@@ -25,6 +25,7 @@ class EmbeddingSource:
     sample_rate: int
     embed_audio: Callable[[list[np.ndarray]], np.ndarray]
     embed_text: Callable[[list[str]], np.ndarray]
+    model_id: str | None = None  # a bundle's model.id (adapted heads are checked against it); None for a run folder
 
 
 def clip_windows(wave: np.ndarray, window: int, max_windows: int = MAX_WINDOWS_PER_CLIP) -> np.ndarray:
@@ -122,6 +123,7 @@ def bundle_source(path: str | Path) -> EmbeddingSource:
         sample_rate=bundle.sample_rate,
         embed_audio=lambda waves: pool_windows(embed_windows, waves, bundle.window_samples),
         embed_text=embed_text,
+        model_id=bundle.model_id,
     )
 
 

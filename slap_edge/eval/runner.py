@@ -6,6 +6,8 @@ is given the class whose vector has the higher cosine with its embedding. Nothin
 Linear probe: logistic regression on the standardised clip embeddings, predicted out of fold; folds never split a
 speaker (5 folds grouped by speaker, or leave-one-speaker-out when a class has fewer than 5 speakers), and each fold
 chooses its regularisation by an inner grouped cross-validation on its own training clips.
+MFCC reference: the same probe, on the same folds, fitted on 40 MFCC statistics per clip (``slap_edge.eval.mfcc``)
+instead of the model's embedding; a model whose probe does not beat it keeps little beyond the spectral envelope.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from slap_edge.adapt.heads import Heads
 from slap_edge.eval.embedders import EmbeddingSource
 from slap_edge.eval.metrics import balanced_accuracy, macro_f1, recall_at_k
 from slap_edge.eval.suite import AudioReadError, Suite, read_audio
@@ -128,7 +131,7 @@ def linear_probe_predict(
     """Out-of-fold predictions of a logistic regression on standardised embeddings. Each outer fold picks its own
     regularisation from ``cs`` by an inner speaker-grouped cross-validation on its training clips: with tens of
     clips and hundreds of dimensions a fixed C=1 overfits, and the held-out fold is never looked at.
-    ``standardise=False`` fits the L2-normalised embeddings as they are (see benchmarks/probe_variants.py)."""
+    ``standardise=False`` fits the L2-normalised embeddings as they are (see experiments/probe_variants.py)."""
     y = np.asarray(labels, dtype=object)
     groups = np.asarray(speakers, dtype=object)
     pred = np.empty(len(y), dtype=object)
@@ -175,10 +178,45 @@ def embed_suite(
     return audio, row_of, unreadable, text_of
 
 
-def evaluate_suite(suite: Suite, source: EmbeddingSource, probe: bool = True, seed: int = 0) -> dict[str, Any]:
+def mfcc_features(paths: list[Path]) -> np.ndarray:
+    """40 MFCC means and standard deviations [N, 80] of readable clips, read at the MFCC sample rate."""
+    from slap_edge.eval.mfcc import MfccConfig, mfcc_statistics
+
+    config = MfccConfig()
+    return np.stack([mfcc_statistics(read_audio(path, config.sample_rate), config) for path in paths])
+
+
+def adapted_task_scores(heads: Heads, task_name: str, labels: list[str], audio: np.ndarray, y: list[str]) -> Any:
+    """Scores of the adapted head named like the task (None when there is none, or its labels differ)."""
+    if task_name not in heads.names:
+        return None
+    head = heads.section(task_name)
+    if sorted(head.labels) != sorted(labels):
+        return None
+    return _scores(y, head.predict(audio), labels)
+
+
+def evaluate_suite(
+    suite: Suite,
+    source: EmbeddingSource,
+    probe: bool = True,
+    seed: int = 0,
+    mfcc_reference: bool = True,
+    heads: Heads | None = None,
+) -> dict[str, Any]:
     """The report of spec/eval-suite.md as a JSON-ready dict: per task, per category and mean; unreadable clips
-    are counted and named, and left out of every task they belong to."""
+    are counted and named, and left out of every task they belong to. With ``probe`` and ``mfcc_reference`` each
+    task also gets ``mfcc_probe``: the same probe on 40 MFCC statistics, on the same speaker-grouped folds. With
+    ``heads`` (`slap-edge adapt`), a task named like an adapted section is also scored by that head (``adapted``)."""
+    if heads is not None:
+        if source.model_id is None:
+            raise ValueError(f"adapted heads need a bundle to evaluate ({source.name} is not one)")
+        heads.check_model(source.model_id, heads.embed_dim, f"the model {source.name}")
     audio, row_of, unreadable, text_of = embed_suite(suite, source)
+    if heads is not None and audio.size:
+        heads.check_model(source.model_id or "", int(audio.shape[1]), f"the model {source.name}")
+    with_mfcc = probe and mfcc_reference and bool(row_of)
+    reference = mfcc_features(list(row_of)) if with_mfcc else None
 
     tasks = []
     for task in suite.tasks:
@@ -192,7 +230,10 @@ def evaluate_suite(suite: Suite, source: EmbeddingSource, probe: bool = True, se
             "n_unreadable": sum(1 for c in suite.clips_of(task.name) if str(c.path) in unreadable),
             "zero_shot": None,
             "linear_probe": None,
+            "mfcc_probe": None,
         }
+        if heads is not None:
+            entry["adapted"] = None
         if clips:
             x = audio[[row_of[c.path] for c in clips]]
             y = [c.label for c in clips]
@@ -200,9 +241,14 @@ def evaluate_suite(suite: Suite, source: EmbeddingSource, probe: bool = True, se
             prompt_emb = np.stack([text_of[p] for prompts in task.classes.values() for p in prompts])
             zs_pred, _ = zero_shot_predict(x, prompt_emb, prompt_labels)
             entry["zero_shot"] = _scores(y, zs_pred, labels)
+            if heads is not None:
+                entry["adapted"] = adapted_task_scores(heads, task.name, labels, x, y)
             speakers = [c.speaker for c in clips]
             if probe and len(set(speakers)) >= 2 and len(set(y)) == 2:
                 entry["linear_probe"] = _scores(y, linear_probe_predict(x, y, speakers, seed), labels)
+                if reference is not None:  # probe_folds depends on labels, speakers and seed alone: the same folds
+                    ref_x = reference[[row_of[c.path] for c in clips]]
+                    entry["mfcc_probe"] = _scores(y, linear_probe_predict(ref_x, y, speakers, seed), labels)
                 entry["probe_folds"] = (
                     f"{PROBE_FOLDS}-fold by speaker"
                     if min(len({c.speaker for c in clips if c.label == lab}) for lab in labels) >= PROBE_FOLDS
@@ -228,6 +274,8 @@ def evaluate_suite(suite: Suite, source: EmbeddingSource, probe: bool = True, se
         "tasks": tasks,
         "zero_shot": summary("zero_shot"),
         "linear_probe": summary("linear_probe") if probe else None,
+        "mfcc_probe": summary("mfcc_probe") if with_mfcc else None,
+        **({"adapted": summary("adapted"), "heads": heads.source} if heads is not None else {}),
     }
 
 

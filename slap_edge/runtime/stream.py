@@ -8,6 +8,8 @@ count, never on how the audio was chunked, so any chunking gives the same scores
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -15,12 +17,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from slap_edge.runtime.decision import DecisionConfig, SectionDecision
-from slap_edge.runtime.gate import EnergyGate, GuardCounts, guard_samples
+from slap_edge.runtime.gate import Gate, GuardCounts, VadGate, guard_samples
 from slap_edge.runtime.ring import RingBuffer
 from slap_edge.scoring import section_tops
 
 if TYPE_CHECKING:
     from slap_edge.runtime.engine import Engine
+
+
+class JsonObject(dict):
+    """A message as the JSON object of spec/events.md: a plain dict, whose ``str`` is its JSON line (so
+    ``print(result.to_json())`` prints JSON, and ``json.dumps`` and dict access work as on any dict)."""
+
+    def __str__(self) -> str:
+        return json.dumps(self, separators=(", ", ": "), ensure_ascii=False)
 
 
 @dataclasses.dataclass
@@ -37,17 +47,19 @@ class Scores:
     probs: dict[str, np.ndarray] | None = dataclasses.field(default=None, repr=False)
     embedding: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "scores",
-            "seq": self.seq,
-            "t": round(self.t, 4),
-            "window": [round(self.window[0], 4), round(self.window[1], 4)],
-            "speech": round(self.speech, 4),
-            "sections": self.sections,
-            "latency_ms": {k: round(v, 3) for k, v in self.latency_ms.items()},
-            "dropped": self.dropped,
-        }
+    def to_json(self) -> JsonObject:
+        return JsonObject(
+            {
+                "type": "scores",
+                "seq": self.seq,
+                "t": round(self.t, 4),
+                "window": [round(self.window[0], 4), round(self.window[1], 4)],
+                "speech": round(self.speech, 4),
+                "sections": self.sections,
+                "latency_ms": {k: round(v, 3) for k, v in self.latency_ms.items()},
+                "dropped": self.dropped,
+            }
+        )
 
 
 @dataclasses.dataclass
@@ -61,16 +73,18 @@ class Event:
     prob: float
     previous: str | None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "event",
-            "seq": self.seq,
-            "t": round(self.t, 4),
-            "section": self.section,
-            "label": self.label,
-            "prob": round(self.prob, 4),
-            "previous": self.previous,
-        }
+    def to_json(self) -> JsonObject:
+        return JsonObject(
+            {
+                "type": "event",
+                "seq": self.seq,
+                "t": round(self.t, 4),
+                "section": self.section,
+                "label": self.label,
+                "prob": round(self.prob, 4),
+                "previous": self.previous,
+            }
+        )
 
 
 Message = Scores | Event
@@ -86,24 +100,35 @@ class Stream:
         window_s: float | None = None,
         min_window_s: float = 0.5,
         decision: DecisionConfig | None = None,
-        gate: EnergyGate | None = None,
+        gate: Gate | None = None,
     ) -> None:
         sr = engine.sample_rate
         self.engine = engine
         self.sample_rate = sr
         self.hop_s = engine.bundle.hop_s if hop_s is None else float(hop_s)
         self.window_s = engine.bundle.window_s if window_s is None else float(window_s)
-        if self.hop_s <= 0 or self.window_s <= 0:
-            raise ValueError(f"hop and window must be positive, got hop {self.hop_s} s, window {self.window_s} s")
+        if not (math.isfinite(self.hop_s) and math.isfinite(self.window_s)) or self.hop_s <= 0 or self.window_s <= 0:
+            raise ValueError(
+                f"hop and window must be positive numbers of seconds, got hop (--hop) {self.hop_s} s, window "
+                f"{self.window_s} s"
+            )
+        if self.hop_s > self.window_s:
+            raise ValueError(
+                f"hop (--hop) {self.hop_s} s is longer than the window {self.window_s} s: the audio between windows "
+                f"would never be scored; use a hop of at most {self.window_s} s"
+            )
         self.hop = max(1, int(round(self.hop_s * sr)))
         self.window = max(1, int(round(self.window_s * sr)))
         if engine.fixed_samples is not None:
             self.window = engine.fixed_samples
         self.min_window = min(self.window, max(1, int(round(min_window_s * sr))))
-        self.gate = gate or EnergyGate()
+        self.gate = gate or VadGate()
+        self._gate_tracker = self.gate.create_tracker(sr)
         self.decision_cfg = decision or DecisionConfig()
         self.decisions = {
-            name: SectionDecision(name, labels, self.decision_cfg, self.hop / sr)
+            name: SectionDecision(
+                name, labels, self.decision_cfg, self.hop / sr, getattr(engine, "section_thresholds", {}).get(name)
+            )
             for name, labels in engine.section_labels.items()
         }
         self._ring = RingBuffer(self.window + 8 * self.hop)
@@ -118,14 +143,24 @@ class Stream:
         self.guard = GuardCounts()
         # Latencies of the most recent hops only (about 4.5 h at 4 hops/s): a kiosk runs for weeks.
         self._latencies = RingBuffer(1 << 16)
+        self._resamplers: dict[int, Any] = {}  # input rate -> streaming resampler, for accept_waveform(sample_rate=)
+
+    @property
+    def first_hop_s(self) -> float:
+        """Seconds of audio a stream needs before its first scored hop (the first hop whose window is long enough)."""
+        return math.ceil(self.min_window / self.hop) * self.hop / self.sample_rate
 
     @property
     def samples(self) -> int:
         """Samples accepted (and skipped) so far: the stream's clock."""
         return self._ring.total
 
-    def accept_waveform(self, samples: np.ndarray) -> None:
-        """Append samples at the engine's sample rate (mono). NaN/inf and out-of-range values are guarded."""
+    def accept_waveform(self, samples: np.ndarray, sample_rate: int | None = None) -> None:
+        """Append samples (mono, or [frames, channels] averaged to mono). Without ``sample_rate`` they are at the
+        engine's rate; with another rate they are resampled here (streaming, so a resampler's few ms of delay are
+        released by `input_finished`). NaN/inf and out-of-range values are guarded."""
+        if sample_rate is not None or np.ndim(samples) == 2:
+            samples = self._to_engine_rate(samples, sample_rate)
         x = guard_samples(samples, self.guard)
         # Keep every sample that a not-yet-scored window still needs, growing the ring for large chunks.
         oldest_needed = max(self._valid_start, self._next_end - self.window)
@@ -133,6 +168,29 @@ class Stream:
         if need > self._ring.capacity:
             self._ring.grow(max(need, 2 * self._ring.capacity))
         self._ring.write(x)
+
+    def _to_engine_rate(self, samples: np.ndarray, sample_rate: int | None) -> np.ndarray:
+        from slap_edge.runtime.sources import Resampler, to_mono
+
+        x = to_mono(samples)
+        if sample_rate is None:
+            return x
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+            raise ValueError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
+        rate = int(sample_rate)
+        if rate == self.sample_rate:
+            return x
+        if rate not in self._resamplers:
+            self._resamplers[rate] = Resampler(rate, self.sample_rate)
+        return self._resamplers[rate](x)
+
+    def input_finished(self) -> None:
+        """No more audio will come: flush what the resamplers still hold, so the last hop can be scored."""
+        for resampler in self._resamplers.values():
+            tail = resampler(np.zeros(0, dtype=np.float32), last=True)
+            if tail.shape[0]:
+                self.accept_waveform(tail)
+        self._resamplers.clear()
 
     def skip(self, n: int, dropped: bool) -> None:
         """Advance the clock by ``n`` samples that will never arrive (a lost device, or audio discarded to catch
@@ -176,7 +234,9 @@ class Stream:
             return []
         window = self._ring.read(start, n, out=self._window_buf[:n])
         sr = self.sample_rate
-        speech = self.gate.speech(window, sr)
+        t_gate = time.perf_counter()
+        speech = self._gate_tracker.speech(window, start)
+        gate_ms = (time.perf_counter() - t_gate) * 1000.0
         self.hops += 1
         t_end = end / sr
         msgs: list[Message] = []
@@ -185,7 +245,8 @@ class Stream:
             total = (time.perf_counter() - t_begin) * 1000.0
             self._latencies.write(np.array([total], dtype=np.float32))
             self.seq += 1
-            msgs.append(Scores(self.seq, t_end, (start / sr, t_end), speech, None, {"total": total}, self.dropped))
+            latency = {"gate": gate_ms, "total": total}
+            msgs.append(Scores(self.seq, t_end, (start / sr, t_end), speech, None, latency, self.dropped))
             return msgs
         emb, enc_ms = self.engine.timed_embed(window)
         t_score = time.perf_counter()
@@ -196,7 +257,7 @@ class Stream:
         total = (time.perf_counter() - t_begin) * 1000.0
         self._latencies.write(np.array([total], dtype=np.float32))
         self.seq += 1
-        latency = {"features_and_encoder": enc_ms, "score": score_ms, "total": total}
+        latency = {"gate": gate_ms, "features_and_encoder": enc_ms, "score": score_ms, "total": total}
         msgs.append(Scores(self.seq, t_end, (start / sr, t_end), speech, sections, latency, self.dropped, probs, emb))
         for d in decisions:
             self.seq += 1

@@ -9,7 +9,12 @@ import typer
 
 def train_command(
     recipe: Path = typer.Option(..., "--recipe", help="Recipe JSON, e.g. train/recipes/teacher-small.json."),
-    data: Path = typer.Option(..., "--data", help="Corpus folder holding manifest.jsonl."),
+    data: str = typer.Option(
+        ...,
+        "--data",
+        help="Corpus folder holding manifest.jsonl, or shards: a folder holding shards.json, a brace pattern "
+        "('shards/train-{000000..000009}.tar') or a pipe: command ('pipe:aws s3 cp s3://b/train-{0..9}.tar -').",
+    ),
     out: Path = typer.Option(..., "--out", help="Run folder for checkpoints, config and metrics.csv."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     max_steps: int | None = typer.Option(
@@ -28,6 +33,9 @@ def train_command(
         "--exclude-holdout",
         help="Drop held-out voices: a suite's holdout.json (or its folder) or patterns like 'voice=mb-us1,engine=x'.",
     ),
+    record_order: bool = typer.Option(
+        False, "--record-order", help="Write the clip numbers of every step to OUT/order-rank{R}.jsonl."
+    ),
 ) -> None:
     """Train a model from a recipe (one process; use torchrun for several, see train/launch_torchrun.sh)."""
     import logging
@@ -35,6 +43,7 @@ def train_command(
     from rich.console import Console
 
     from slap_edge.config import ConfigError, load_config
+    from slap_edge.data.shards import ShardError
     from slap_edge.data.suite_builder import holdout_patterns
     from slap_edge.train.checkpoint import CheckpointError
     from slap_edge.train.config import TrainRecipe
@@ -57,8 +66,9 @@ def train_command(
             progress=progress,
             exclude=exclude,
             max_minutes=max_minutes,
+            record_order=record_order,
         )
-    except (ConfigError, CheckpointError, CorpusError, TrainingError, ValueError) as exc:
+    except (ConfigError, CheckpointError, CorpusError, ShardError, TrainingError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(1) from exc
     import os

@@ -338,3 +338,35 @@ def default_cache_dir(data_dir: Path, run_dir: Path) -> Path:
     if os.access(data_dir, os.W_OK):
         return target
     return run_dir / "cache"
+
+
+class ReplayBatchSampler:
+    """The batches a run recorded (``RUN/order-rankR.jsonl``, written with ``record_order``), replayed in order.
+
+    Each line is ``{"step": s, "epoch": e, "index": [clip numbers]}``; batch s is ``[(e, i) for i in index]``. It lets
+    the folder loader train on exactly the clips another loader (shards) chose, so the two can be compared step by
+    step; the numbers must be this corpus's cache indices (true when no clip is unreadable or excluded).
+    """
+
+    def __init__(self, path: Path, start_step: int, n_clips: int) -> None:
+        try:
+            rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CorpusError(f"{path}: cannot read the recorded order ({exc})") from exc
+        self.path = path
+        self.rows = [r for r in rows if r["step"] > start_step]
+        self.epochs = {int(r["step"]): int(r["epoch"]) for r in rows}
+        bad = [i for r in self.rows for i in r["index"] if not 0 <= i < n_clips]
+        if bad:
+            raise CorpusError(f"{path}: clip number {bad[0]} is outside this corpus's {n_clips} clips")
+
+    def epoch_of(self, step: int) -> int:
+        return self.epochs.get(step + 1, 0)
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        # Ends with the recording: train no further than the recorded run did (max_steps).
+        for row in self.rows:
+            yield [(int(row["epoch"]), int(i)) for i in row["index"]]
+
+    def __len__(self) -> int:
+        return len(self.rows)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -45,6 +46,8 @@ from slap_edge.train.config import RunConfig, TrainRecipe
 from slap_edge.train.data import (
     BalancedBatchSampler,
     ClipDataset,
+    CorpusError,
+    ReplayBatchSampler,
     balance_weights,
     build_audio_cache,
     build_log_mel_cache,
@@ -197,73 +200,32 @@ def use_bf16_autocast(precision: str, device_type: str, cpuinfo: str | Path = "/
     return device_type == "cuda" or (device_type == "cpu" and cpu_has_native_bf16(cpuinfo))
 
 
-def train(
+@dataclasses.dataclass
+class _TrainData:
+    """What the loop needs of the data, whether a corpus folder or shards."""
+
+    sampler: Any  # has epoch_of(step); shards also position(step)
+    loader: torch.utils.data.DataLoader
+    n_clips: int
+    bad: dict[str, str]  # unreadable clips known before the first step (clip or sample -> why)
+    streaming: bool  # shards: unreadable samples are found while training, counted at each checkpoint
+    state_extra: dict[str, Any]
+
+
+def _folder_data(
     recipe: TrainRecipe,
-    data_dir: str | Path,
-    run_dir: str | Path,
-    *,
-    resume: bool = False,
-    max_steps: int | None = None,
-    cache_dir: str | Path | None = None,
-    device: str = "auto",
-    progress: bool = True,
-    exclude: tuple[str, ...] = (),
-    max_minutes: float | None = None,
-) -> TrainResult:
-    """Train ``recipe`` on the corpus in ``data_dir``, writing the run to ``run_dir``.
-
-    ``max_steps`` stops early at that global step without changing the learning-rate schedule (which always spans
-    ``recipe.steps``), so a run can be done in pieces with ``resume``. ``max_minutes`` likewise stops (with a
-    checkpoint) at the first step that ends after that much training time in this process; every rank stops at the
-    same step. ``exclude`` holds held-out voice patterns
-    (``slap_edge.data.suite_builder.HoldoutSelector``): matching clips are dropped before training.
-    """
-    data_dir, run_dir = Path(data_dir).resolve(), Path(run_dir)
-    dist = _init_distributed(device)
-    try:
-        return _train(
-            recipe, data_dir, run_dir, dist, resume, max_steps, cache_dir, progress, tuple(exclude), max_minutes
-        )
-    finally:
-        if dist.world > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-
-
-def _train(
-    recipe: TrainRecipe,
+    model_config: Any,
     data_dir: Path,
     run_dir: Path,
     dist: _Dist,
-    resume: bool,
-    max_steps: int | None,
+    start_step: int,
+    exclude: tuple[str, ...],
     cache_dir: str | Path | None,
     progress: bool,
-    exclude: tuple[str, ...] = (),
-    max_minutes: float | None = None,
-) -> TrainResult:
-    if max_minutes is not None and not max_minutes > 0:
-        raise ValueError(f"max_minutes must be a positive number of minutes, got {max_minutes}")
-    # -- the run config, and what resuming requires of it ------------------------------------------------------------
-    model_config = resolve_model_config(recipe.model, **recipe.model_overrides)
-    run_config = RunConfig(
-        model=model_config, recipe=recipe, data=str(data_dir), world_size=dist.world, exclude=exclude
-    )
-    start_step = 0
-    state: dict[str, Any] = {}
-    if resume:
-        if not has_checkpoint(run_dir):
-            raise CheckpointError(f"cannot resume {run_dir}: it holds no checkpoint (no state.json)")
-        check_resume_config(run_dir, run_config)
-        state = read_state(run_dir)
-        start_step = int(state["step"])
-    elif has_checkpoint(run_dir):
-        raise CheckpointError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
-    end_step = min(recipe.steps, max_steps) if max_steps is not None else recipe.steps
-    if dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-
+    replay_order: Path | None,
+) -> _TrainData:
+    """The corpus folder decoded once (rank 0 first, the others reuse its cache), sampled by balance weights."""
     state_extra: dict[str, Any] = {}
-    # -- data: decode once (rank 0 first, the others reuse its cache) --------------------------------------------------
     records = load_split(data_dir, recipe.split, exclude)
     cache_path = Path(cache_dir) if cache_dir else default_cache_dir(data_dir, run_dir)
     sample_rate = model_config.frontend.sample_rate
@@ -296,7 +258,9 @@ def _train(
         cache, records, model_config.window_samples, recipe.seed, mel=mel_cache, mel_frames=model_config.num_frames
     )
     weights = balance_weights([r.attributes for r in dataset.records], recipe.balance_attributes, recipe.balance)
-    sampler = BalancedBatchSampler(weights, recipe.batch_size, recipe.seed, start_step, dist.rank, dist.world)
+    sampler: Any = BalancedBatchSampler(weights, recipe.batch_size, recipe.seed, start_step, dist.rank, dist.world)
+    if replay_order is not None:
+        sampler = ReplayBatchSampler(replay_order / f"order-rank{dist.rank}.jsonl", start_step, len(dataset))
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_sampler=sampler,
@@ -306,7 +270,195 @@ def _train(
         pin_memory=dist.device.type == "cuda",
     )
 
+    return _TrainData(sampler, loader, len(records), dict(cache.bad), False, state_extra)
+
+
+def _shard_data(
+    recipe: TrainRecipe,
+    model_config: Any,
+    source_spec: Path | str,
+    dist: _Dist,
+    start_step: int,
+    exclude: tuple[str, ...],
+) -> _TrainData:
+    """Batches streamed from shards (`slap_edge.train.shards`); features are computed in the step."""
+    from slap_edge.data.shards import resolve_shard_source
+    from slap_edge.train.shards import ShardStream
+
+    if recipe.precompute_log_mel and dist.is_main:
+        log.warning(
+            "precompute_log_mel does not apply to streamed shards: the log-mel is computed in each step "
+            "(windows are cut at any sample, not at whole hops)"
+        )
+    source = resolve_shard_source(source_spec, recipe.split)
+    stream = ShardStream(
+        source,
+        recipe.split,
+        model_config.frontend.sample_rate,
+        model_config.window_samples,
+        recipe.seed,
+        recipe.batch_size,
+        rank=dist.rank,
+        world=dist.world,
+        readers=max(1, recipe.num_workers),
+        start_step=start_step,
+        exclude=exclude,
+    )
+    if dist.is_main:
+        log.info(
+            "%d shards, %d clips of split %s (%d held out); %d steps an epoch",
+            len(source.entries),
+            stream.n_clips,
+            recipe.split,
+            stream.excluded,
+            stream.steps_per_epoch,
+        )
+    loader = torch.utils.data.DataLoader(
+        stream,
+        batch_size=None,
+        num_workers=recipe.num_workers,
+        persistent_workers=recipe.num_workers > 0,
+        pin_memory=dist.device.type == "cuda",
+    )
+    return _TrainData(stream, loader, stream.n_clips, {}, True, {})
+
+
+def _count_bad(bad: dict[str, str], dist: _Dist, n_read: int, max_fraction: float, source: Path | str) -> int:
+    """Distinct unreadable samples over every rank (a collective with several processes); with shards, stop when
+    more than ``max_fraction`` of the samples read were unreadable."""
+    if dist.world > 1:
+        gathered: list[Any] = [None] * dist.world
+        torch.distributed.all_gather_object(gathered, bad)
+        merged: dict[str, str] = {}
+        for part in gathered:
+            merged |= part
+    else:
+        merged = bad
+    n_bad = len(merged)
+    if n_bad and n_read and n_bad > max_fraction * n_read:
+        examples = "; ".join(f"{k}: {v}" for k, v in list(merged.items())[:3])
+        raise CorpusError(
+            f"{source}: {n_bad} of {n_read} samples read ({100 * n_bad / n_read:.1f}%) cannot be read, more than "
+            f"the {100 * max_fraction:.1f}% allowed (max_bad_fraction); e.g. {examples}"
+        )
+    return n_bad
+
+
+def train(
+    recipe: TrainRecipe,
+    data_dir: str | Path,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    max_steps: int | None = None,
+    cache_dir: str | Path | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    exclude: tuple[str, ...] = (),
+    max_minutes: float | None = None,
+    record_order: bool = False,
+    replay_order: str | Path | None = None,
+) -> TrainResult:
+    """Train ``recipe`` on the corpus in ``data_dir``, writing the run to ``run_dir``.
+
+    ``data_dir`` is a corpus folder (manifest.jsonl + audio) or shards (``slap-edge data shard``): a folder holding
+    ``shards.json``, a brace pattern, a ``::`` list or a ``pipe:`` command (`slap_edge.train.shards`).
+    ``record_order`` writes the clip numbers of every step to ``RUN/order-rank{R}.jsonl``; ``replay_order`` (a run
+    folder holding such files, same number of processes) makes the folder loader take exactly those clips, in order.
+
+    ``max_steps`` stops early at that global step without changing the learning-rate schedule (which always spans
+    ``recipe.steps``), so a run can be done in pieces with ``resume``. ``max_minutes`` likewise stops (with a
+    checkpoint) at the first step that ends after that much training time in this process; every rank stops at the
+    same step. ``exclude`` holds held-out voice patterns
+    (``slap_edge.data.suite_builder.HoldoutSelector``): matching clips are dropped before training.
+    """
+    from slap_edge.data.shards import is_shard_source
+
+    # A pattern or command stays a string (Path would fold the '//' of 's3://'); folders are made absolute.
+    data = str(data_dir) if is_shard_source(data_dir) and not Path(data_dir).is_dir() else Path(data_dir).resolve()
+    run_dir = Path(run_dir)
+    dist = _init_distributed(device)
+    try:
+        return _train(
+            recipe,
+            data,
+            run_dir,
+            dist,
+            resume,
+            max_steps,
+            cache_dir,
+            progress,
+            tuple(exclude),
+            max_minutes,
+            record_order,
+            Path(replay_order) if replay_order is not None else None,
+        )
+    finally:
+        if dist.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _train(
+    recipe: TrainRecipe,
+    data_dir: Path | str,
+    run_dir: Path,
+    dist: _Dist,
+    resume: bool,
+    max_steps: int | None,
+    cache_dir: str | Path | None,
+    progress: bool,
+    exclude: tuple[str, ...] = (),
+    max_minutes: float | None = None,
+    record_order: bool = False,
+    replay_order: Path | None = None,
+) -> TrainResult:
+    if max_minutes is not None and not max_minutes > 0:
+        raise ValueError(f"max_minutes must be a positive number of minutes, got {max_minutes}")
+    # -- the run config, and what resuming requires of it ------------------------------------------------------------
+    model_config = resolve_model_config(recipe.model, **recipe.model_overrides)
+    run_config = RunConfig(
+        model=model_config, recipe=recipe, data=str(data_dir), world_size=dist.world, exclude=exclude
+    )
+    start_step = 0
+    state: dict[str, Any] = {}
+    if resume:
+        if not has_checkpoint(run_dir):
+            raise CheckpointError(f"cannot resume {run_dir}: it holds no checkpoint (no state.json)")
+        check_resume_config(run_dir, run_config)
+        state = read_state(run_dir)
+        start_step = int(state["step"])
+    elif has_checkpoint(run_dir):
+        raise CheckpointError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    end_step = min(recipe.steps, max_steps) if max_steps is not None else recipe.steps
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+
+    state_extra: dict[str, Any] = {}
+    from slap_edge.data.shards import is_shard_source
+
+    if is_shard_source(data_dir):
+        if replay_order is not None:
+            raise ValueError("replay_order works with a corpus folder, not with shards")
+        data = _shard_data(recipe, model_config, data_dir, dist, start_step, exclude)
+    else:
+        data = _folder_data(
+            recipe, model_config, Path(data_dir), run_dir, dist, start_step, exclude, cache_dir, progress, replay_order
+        )
+    sampler, loader, n_clips = data.sampler, data.loader, data.n_clips
+    state_extra |= data.state_extra
+    bad_seen: dict[str, str] = dict(data.bad)
+    order_log = None
+    if record_order:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        order_path = run_dir / f"order-rank{dist.rank}.jsonl"
+        kept_rows = []
+        if resume and order_path.is_file():  # rows past the checkpoint are repeated by the resumed run
+            kept_rows = [r for r in order_path.read_text().splitlines() if json.loads(r)["step"] <= start_step]
+        order_path.write_text("".join(r + "\n" for r in kept_rows))
+        order_log = order_path.open("a")
+
     # -- model, task, optimiser ---------------------------------------------------------------------------------------
+
     torch.manual_seed(recipe.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
     model = SlapModel(model_config)
     if resume:
@@ -347,6 +499,11 @@ def _train(
         while step < end_step:
             step += 1
             batch = next(batches)
+            bad_seen.update(batch.pop("bad", {}))
+            if order_log is not None:
+                epoch = sampler.epoch_of(step - 1)
+                order_log.write(json.dumps({"step": step, "epoch": epoch, "index": batch["index"].tolist()}) + "\n")
+                order_log.flush()
             for key in ("audio", "mel"):
                 if key in batch:
                     batch[key] = batch[key].to(dist.device, non_blocking=True)
@@ -425,6 +582,10 @@ def _train(
                 bar.update(bar_task, completed=step, loss=loss_value, cps=clips_per_s)
 
             if step % recipe.checkpoint_every == 0 or step == end_step:
+                n_bad = len(bad_seen)
+                if data.streaming:
+                    n_read = (step - start_step) * global_batch
+                    n_bad = _count_bad(bad_seen, dist, n_read, recipe.max_bad_fraction, data_dir)
                 if dist.is_main:
                     state = {
                         "step": step,
@@ -432,9 +593,11 @@ def _train(
                         "seed": recipe.seed,
                         "world_size": dist.world,
                         "loss": loss_value,
-                        "bad_clips": len(cache.bad),
+                        "bad_clips": n_bad,
                         "train_s": train_s_before + time.perf_counter() - t_start,
                     } | state_extra
+                    if hasattr(sampler, "position"):
+                        state["shard_position"] = sampler.position(step)
                     save_checkpoint(run_dir, model, optimizer, state, run_config)
                 last_saved = step
                 if dist.world > 1:
@@ -442,6 +605,8 @@ def _train(
     elapsed = time.perf_counter() - t_start
     if metrics is not None:
         metrics.close()
+    if order_log is not None:
+        order_log.close()
     n_done = step - start_step
     return TrainResult(
         run_dir=run_dir,
@@ -450,6 +615,6 @@ def _train(
         loss=loss_value,
         steps_per_s=n_done / max(elapsed, 1e-9),
         clips_per_s=n_done * global_batch / max(elapsed, 1e-9),
-        bad_clips=len(cache.bad),
-        n_clips=len(records),
+        bad_clips=n_bad if step > start_step else len(bad_seen),
+        n_clips=n_clips,
     )

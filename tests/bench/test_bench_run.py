@@ -21,13 +21,16 @@ def test_listen_path_counts_hops_and_stages(student_bundle: Path, tmp_path: Path
     bundle = load_bundle(student_bundle)
     seconds, warmup = 6.0, 2
     sched = write_schedule(tone_schedule(seconds, 48000).wave, tmp_path / "s.npy")
-    spec = ListenPathSpec(bundle=str(student_bundle), schedule_path=str(sched), warmup_hops=warmup, chunk_ms=20)
+    spec = ListenPathSpec(
+        bundle=str(student_bundle), schedule_path=str(sched), warmup_hops=warmup, chunk_ms=20, gate="energy"
+    )
     r = measure_listen_path(spec)
+    assert r["speech_gate"] == "EnergyGate"
     # Hop k ends at k * hop; the first already holds min_window (0.5 s) of audio, so every hop is scored.
     expected_hops = int(seconds / bundle.hop_s + 1e-9)
     assert r["hops_measured"] == expected_hops - warmup
     assert r["hops_encoded"] + r["hops_gated"] == r["hops_measured"]
-    assert r["hops_encoded"] > 0  # the tones are loud enough to open the speech gate
+    assert r["hops_encoded"] > 0  # the tones are loud enough to open the energy gate
     assert set(r["stages_ms"]) == set(STAGES)
     enc = r["stages_ms"]["features_and_encoder"]
     assert r["hop_e2e_ms"]["p50"] >= enc["p50"] > 0
@@ -38,6 +41,18 @@ def test_listen_path_counts_hops_and_stages(student_bundle: Path, tmp_path: Path
     assert r["model_files_bytes"]["audio.onnx"] == (student_bundle / "audio.onnx").stat().st_size
     assert r["peak_rss_mb"] >= r["rss_after_load_mb"] > 0
     assert "synthetic" in r["notes"]["prompt_bank"]  # the test bundle has no text.onnx: said so
+
+
+def test_listen_path_default_gate_is_the_vad_and_its_cost_is_a_stage(student_bundle: Path, tmp_path: Path) -> None:
+    from slap_edge.bench.nonspeech import synth_nonspeech
+
+    # Pink noise at -20 dBFS: loud enough for the energy gate, not speech (the speech-like tone schedule is
+    # voiced and syllabic on purpose, and the VAD rightly lets some of it through).
+    sched = write_schedule(synth_nonspeech("pink", -20.0, 4.0, 48000), tmp_path / "s.npy")
+    r = measure_listen_path(ListenPathSpec(bundle=str(student_bundle), schedule_path=str(sched), warmup_hops=2))
+    assert r["speech_gate"] == "VadGate"
+    assert r["hops_encoded"] == 0 and r["hops_gated"] == r["hops_measured"]
+    assert r["speech_gate_all_hops_ms"]["p50"] > 0
 
 
 def test_too_short_schedule_is_a_clear_error(student_bundle: Path, tmp_path: Path) -> None:
@@ -66,6 +81,9 @@ def test_bench_cli_end_to_end(student_bundle: Path, tmp_path: Path) -> None:
         assert vad["status"] == "ok" and vad["cost_ms_per_audio_s"] > 0
         assert r["comparisons"]["peers"]["silero-vad"]["cost_ratio_vs_student"] > 0
     assert r["machine"]["cores"] >= 1 and r["machine"]["cpu_model"]
+    from slap_edge.provenance import missing_provenance
+
+    assert not missing_provenance(r) and r["provenance"]["suite"] == "n/a"
     md = (tmp_path / "r.md").read_text()
     assert "end to end per hop" in md and "silero-vad" in md
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -163,3 +163,31 @@ def test_cli_validate_suite(tmp_path: Path) -> None:
 def test_suite_module_does_not_import_torch() -> None:
     code = "import sys, slap_edge.eval.suite; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_clip_paths_outside_the_suite_folder_are_refused(tmp_path: Path) -> None:
+    """Issue 23 item 7: a suite's clips.jsonl cannot make eval open files beside or above the suite folder."""
+    _tone(tmp_path / "outside.wav")
+    lines = [
+        {"path": "audio/0.wav", "task": "gender", "label": "female", "speaker": "s0"},
+        {"path": "../outside.wav", "task": "gender", "label": "male", "speaker": "s1"},
+    ]
+    root = tmp_path / "s"
+    root.mkdir()
+    _tone(root / "audio" / "0.wav")
+    (root / "audio" / "link.wav").symlink_to(tmp_path / "outside.wav")
+    lines.append({"path": "audio/link.wav", "task": "gender", "label": "male", "speaker": "s2"})
+    _suite(root, clip_lines=lines)
+    problems = validate_suite(root)
+    assert any("clips.jsonl:2" in p and "outside the suite folder" in p for p in problems), problems
+    assert any("clips.jsonl:3" in p and "outside the suite folder" in p for p in problems), problems
+    with pytest.raises(SuiteError, match="outside the suite folder"):
+        load_suite(root)
+
+
+def test_an_all_nan_clip_is_unreadable(tmp_path: Path) -> None:
+    """Issue 23 item 7: a float WAV of NaN samples is counted as unreadable, not scored."""
+    path = tmp_path / "nan.wav"
+    sf.write(str(path), np.full(4000, np.nan, dtype=np.float32), 16000, subtype="FLOAT")
+    with pytest.raises(AudioReadError, match=r"nan\.wav: .*NaN"):
+        read_audio(path)

@@ -61,7 +61,7 @@ def test_not_utf8_names_line(tmp_path: Path) -> None:
 
 
 def test_example_prompt_files_parse() -> None:
-    files = sorted((REPO / "runtime" / "prompts").glob("*.txt"))
+    files = sorted((REPO / "slap_edge" / "assets" / "prompts").glob("*.txt"))
     assert len(files) >= 3
     for f in files:
         assert len(load_prompts(f).sections) >= 1

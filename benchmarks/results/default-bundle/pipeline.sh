@@ -3,7 +3,7 @@
 # then the latency of `listen` with the new bundle, and the records copied here. The corpus is the one of
 # teacher-v16 (`data synth --clips 20000 --speakers 5000 --seed 11`); where work-data/big/corpus-s5k-xa already holds
 # it, it is linked rather than rendered again (data synth then finds every clip and only checks the plan).
-source "$(dirname "$0")/../run-env.sh"
+source "$(dirname "$0")/../../pipeline/run-env.sh"
 R=benchmarks/results/default-bundle
 W=work-data/default
 mkdir -p $W

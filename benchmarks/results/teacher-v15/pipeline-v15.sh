@@ -1,3 +1,0 @@
-#!/bin/bash
-# teacher-v15: v14's recipe (no masked-autoencoder pass) at v12's 7,000 steps, to tell the steps from the loss
-SEEDS="21 22 23 24 25" "$(dirname "$0")/../train-eval.sh" v15 benchmarks/results/teacher-v15/teacher-v15-recipe.json 60 benchmarks/results/teacher-v15

@@ -1,0 +1,59 @@
+"""CLI command of site adaptation: `slap-edge adapt` (no torch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from slap_edge.cli_support import fail as _fail
+
+
+def adapt(
+    examples: Path = typer.Option(
+        ...,
+        "--examples",
+        "-e",
+        help="DIR/<section>/<label>/[<speaker>/]*.wav, a CSV (path,section,label,speaker) or a suite folder.",
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Heads file to write (.npz)."),
+    bundle: str | None = typer.Option(None, "--bundle", "-b", help="Bundle folder or .tar.gz. Default: built-in."),
+    prompts: Path | None = typer.Option(
+        None, "--prompts", "-p", help="prompts.txt whose sections and labels are the prior (suites bring their own)."
+    ),
+    variant: str = typer.Option("prior", "--variant", help="What to store: prior (prompt prior) or plain."),
+    target_far: float = typer.Option(
+        0.01, "--target-far", help="False-alarm rate each label's calibrated threshold aims at (0 = none)."
+    ),
+    folds: int = typer.Option(5, "--folds", help="Cross-validation folds (by speaker)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
+    skip_bad: bool = typer.Option(
+        False, "--skip-bad", help="Leave out unreadable or too-short clips (each named) instead of stopping."
+    ),
+) -> None:
+    """Fit a calibrated linear head per section from a few labelled site clips (prompts as the prior)."""
+    from slap_edge.adapt.examples import ExamplesError, read_examples
+    from slap_edge.adapt.fit import AdaptConfig
+    from slap_edge.adapt.heads import HeadsError
+    from slap_edge.adapt.site import adapt_site
+    from slap_edge.bundle import BundleError
+    from slap_edge.prompts import PromptsError, load_prompts
+
+    try:
+        cfg = AdaptConfig(variant=variant, folds=folds, seed=seed, target_far=target_far if target_far > 0 else None)
+        found = read_examples(examples)
+        prompt_set = load_prompts(prompts) if prompts is not None else None
+        result = adapt_site(bundle, found, cfg, prompts=prompt_set, skip_bad=skip_bad)
+        result.heads.save(out)
+    except (ExamplesError, HeadsError, BundleError, PromptsError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(result.table())
+    names = ", ".join(f"[{s.name}] {s.info['variant']}" for s in result.heads.sections)
+    typer.echo(f"wrote {out}: {len(result.heads.sections)} section(s) ({names}), model {result.heads.model_id}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's command to `app`."""
+    app.command("adapt")(adapt)
