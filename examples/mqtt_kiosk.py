@@ -22,11 +22,15 @@ def main() -> None:
     parser.add_argument("--prompts", default="demographics", help="a built-in set's name or a prompts.txt")
     parser.add_argument("--heartbeat", type=float, default=30.0, help="seconds between heartbeats")
     parser.add_argument("--input", default=None, help="a sound file instead of the microphone")
+    parser.add_argument("--outbox", default=None, help="the on-disk outbox (default: the user's state folder)")
     args = parser.parse_args()
 
+    from slap_edge.runtime.outbox import Outbox, default_outbox_path
     from slap_edge.runtime.outputs import MqttSink
 
-    mqtt = MqttSink(args.broker, heartbeat_s=args.heartbeat)
+    # Events wait in a durable outbox until the broker acknowledges them (QoS 1): nothing is lost to an outage.
+    outbox = Outbox(args.outbox or default_outbox_path())
+    mqtt = MqttSink(args.broker, outbox, heartbeat_s=args.heartbeat)
     if not mqtt.connected.wait(timeout=10):
         mqtt.close()
         sys.exit(f"no MQTT broker answered at {args.broker} within 10 s")

@@ -88,7 +88,11 @@ def test_mqtt_kiosk_publishes_events_to_a_local_broker(tmp_path: Path) -> None:
                 time.sleep(0.1)
         sub.loop_start()
         assert subscribed.wait(5), "could not subscribe to the test broker"
-        run_example("mqtt_kiosk.py", "--broker", f"mqtt://127.0.0.1:{port}/kiosk/ex", "--input", str(DEMO_RECORDING))
+        run_example(
+            "mqtt_kiosk.py",
+            *("--broker", f"mqtt://127.0.0.1:{port}/kiosk/ex", "--input", str(DEMO_RECORDING)),
+            *("--outbox", str(tmp_path / "outbox.sqlite3")),
+        )
         deadline = time.monotonic() + 5
         while sum(t == "kiosk/ex/event" for t, _ in got) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
