@@ -74,20 +74,6 @@ def _sha256_json(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _git_commit(root: Path) -> str:
-    import subprocess
-
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return commit + ("+uncommitted-changes" if dirty else "")
-
-
 def suite_fingerprint(suite: Path) -> str:
     """sha256 over a suite's ``suite.json`` and ``clips.jsonl`` (what it asks and which clips; audio by path)."""
     import hashlib
@@ -118,6 +104,7 @@ def build_record(
     from slap_edge.bundle import sha256_file
     from slap_edge.config import to_dict
     from slap_edge.data.manifest import iter_manifest
+    from slap_edge.provenance import git_commit
     from slap_edge.train.checkpoint import read_run_config, read_state
 
     sources: dict[str, dict[str, Any]] = {}
@@ -161,7 +148,7 @@ def build_record(
             )
         suites.append(entry)
     return {
-        "git_commit": _git_commit(Path(__file__).resolve().parents[2]),
+        "git_commit": git_commit(),
         "machine": f"{platform.machine()}, {cpu}, {len(__import__('os').sched_getaffinity(0))} cores",
         "recipes": {str(p): sha256_file(p) for p in recipes},
         "runs": runs,
