@@ -70,10 +70,16 @@ def licence_of(stanzas: list[tuple[tuple[str, ...], str]], name: str) -> str | N
     return found
 
 
-def _package_roots(src: Path, marker: str) -> list[Path]:
-    """Package roots under SRC that hold ``marker`` (a relative path): SRC itself or its immediate subfolders."""
+def _package_roots(src: Path, marker: str, package: str, folder: str) -> list[Path]:
+    """Package roots under SRC that hold ``marker`` (a relative path): SRC itself or its immediate subfolders.
+    None is an `ImporterError` saying how to unpack ``package`` (into ``folder`` under SRC)."""
     roots = [src] if (src / marker).exists() else []
     roots += sorted(p for p in src.iterdir() if p.is_dir() and (p / marker).exists()) if src.is_dir() else []
+    if not roots:
+        raise ImporterError(
+            f"{src}: no {marker}/ here or in a subfolder; unpack {package} with "
+            f"'dpkg -x PKG.deb {src}' (or into {src}/{folder})"
+        )
     return roots
 
 
@@ -100,12 +106,7 @@ ASTERISK_NOT_SPEECH = frozenset({"beep", "beeperr", "ascending-2tone", "descendi
 
 
 def read_asterisk(src: Path) -> Iterator[_Candidate | ImportProblem]:
-    roots = _package_roots(src, ASTERISK_SOUNDS)
-    if not roots:
-        raise ImporterError(
-            f"{src}: no {ASTERISK_SOUNDS}/ here or in a subfolder; unpack asterisk-core-sounds-LL-wav with "
-            f"'dpkg -x PKG.deb {src}' (or into {src}/PKG)"
-        )
+    roots = _package_roots(src, ASTERISK_SOUNDS, "asterisk-core-sounds-LL-wav", "PKG")
     for root in roots:
         copyright_path, stanzas = _copyright(root, "asterisk-core-sounds-*")
         for voice_dir in sorted(p for p in (root / ASTERISK_SOUNDS).iterdir() if p.is_dir()):
@@ -182,12 +183,7 @@ HEDGEWARS_LICENCE_PATH = "share/hedgewars/Data/Sounds/voices"  # how debian/copy
 
 
 def read_hedgewars(src: Path) -> Iterator[_Candidate | ImportProblem]:
-    roots = _package_roots(src, HEDGEWARS_VOICES)
-    if not roots:
-        raise ImporterError(
-            f"{src}: no {HEDGEWARS_VOICES}/ here or in a subfolder; unpack hedgewars-data with "
-            f"'dpkg -x PKG.deb {src}' (or into {src}/hedgewars-data)"
-        )
+    roots = _package_roots(src, HEDGEWARS_VOICES, "hedgewars-data", "hedgewars-data")
     for root in roots:
         copyright_path, stanzas = _copyright(root, "hedgewars-data")
         for pack_dir in sorted(p for p in (root / HEDGEWARS_VOICES).iterdir() if p.is_dir()):
@@ -244,12 +240,7 @@ def _klettres_language(code: str) -> tuple[str | None, str | None, str]:
 
 
 def read_klettres(src: Path) -> Iterator[_Candidate | ImportProblem]:
-    roots = _package_roots(src, KLETTRES_ROOT)
-    if not roots:
-        raise ImporterError(
-            f"{src}: no {KLETTRES_ROOT}/ here or in a subfolder; unpack klettres-data with "
-            f"'dpkg -x PKG.deb {src}' (or into {src}/klettres-data)"
-        )
+    roots = _package_roots(src, KLETTRES_ROOT, "klettres-data", "klettres-data")
     for root in roots:
         copyright_path, stanzas = _copyright(root, "klettres-data")
         base = root / KLETTRES_ROOT
