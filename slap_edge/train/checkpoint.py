@@ -78,7 +78,15 @@ def load_weights(model: SlapModel, run_dir: Path, expected_step: int | None = No
     from safetensors import safe_open
     from safetensors.torch import load_model
 
+    from slap_edge.train.pack import PackError, is_packed, load_packed_weights
+
     path = Path(run_dir) / MODEL_NAME
+    if not path.is_file() and is_packed(run_dir):
+        try:
+            load_packed_weights(model, run_dir, expected_step=expected_step)
+        except PackError as exc:
+            raise CheckpointError(str(exc)) from exc
+        return
     if not path.is_file():
         raise CheckpointError(f"{run_dir}: no {MODEL_NAME}; the run has not written a checkpoint yet")
     with safe_open(str(path), framework="pt") as handle:
