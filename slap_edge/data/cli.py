@@ -324,3 +324,22 @@ def shard_command(
         typer.echo(f"{len(report.index.skipped)} clips left out (listed in {out / 'shards.json'}):", err=True)
         for ident, why in list(report.index.skipped.items())[:10]:
             typer.echo(f"  {ident}: {why}", err=True)
+
+
+@app.command("merge")
+def merge_command(
+    corpora: list[Path] = typer.Argument(..., help="Two or more corpus folders (each with manifest.jsonl)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the merged manifest.jsonl and merge.json."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing merged manifest."),
+) -> None:
+    """One corpus over several (e.g. the synthetic corpus and imported real speech); the audio stays in place."""
+    from slap_edge.data.manifest import ManifestError
+    from slap_edge.data.merge import merge_corpora
+
+    try:
+        info = merge_corpora(corpora, out, overwrite=overwrite)
+    except ManifestError as exc:
+        raise fail(str(exc)) from exc
+    for part in info["sources"]:  # type: ignore[union-attr]
+        typer.echo(f"{part['corpus']}: {part['clips']} clips, {part['hours']} h, splits {part['splits']}")
+    typer.echo(f"merged {info['clips']} clips into {out / 'manifest.jsonl'}")
