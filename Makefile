@@ -28,6 +28,7 @@ help:
 	@echo "make mbrola-voices-extra (root) 11 more MBROLA voices (German, French, Spanish, Italian, Portuguese)"
 	@echo "make reproduce-default  rebuild the default bundle from nothing (2-5 hours on a 2-core CPU; resumable)"
 	@echo "make reproduce-default VOICES=espeak   the same chain without MBROLA voices (no non-commercial data)"
+	@echo "make reproduce-default TEACHER=packed  distil from the committed teacher instead of training it (slow CPUs)"
 	@echo "make real-voice-dev     (root) real-voice dev suite from Debian packages; RV_MODEL=default scored on it"
 
 debian-packages:
@@ -94,8 +95,9 @@ demo: setup-base
 	$(BASE_VENV)/bin/python -m slap_edge.demo
 
 VOICES ?= all
+TEACHER ?= train
 reproduce-default: setup
-	VOICES=$(VOICES) bash train/reproduce_default.sh
+	VOICES=$(VOICES) TEACHER=$(TEACHER) bash train/reproduce_default.sh
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

@@ -4,7 +4,10 @@
 #   bash train/reproduce_default.sh [WORK_DIR]          (make reproduce-default; make reproduce-default VOICES=espeak)
 #
 # env: VOICES=all|espeak (espeak: no MBROLA voice, so no non-commercial data), CLIPS, SPEAKERS, SEED, JOBS,
-#      TEACHER_RECIPE, STUDENT_RECIPE, PROFILE, HOLDOUT, OUT, SLAP_EDGE
+#      TEACHER_RECIPE, STUDENT_RECIPE, PROFILE, HOLDOUT, OUT, SLAP_EDGE,
+#      TEACHER=train|packed (packed: skip the teacher's training and distil from the committed packed teacher
+#      train/checkpoints/default-teacher, the exact weights of the built-in bundle's teacher; for CPUs where training
+#      it would take hours. The corpus is still made here: the student is distilled on it.)
 #
 # Every stage is step-based and resumable: run the script again after an interruption and it continues where it
 # stopped (the corpus clip by clip, the teacher and the student from their last checkpoint, exactly). No stage is cut
@@ -31,7 +34,9 @@ SPEAKERS=${SPEAKERS:-5000}
 SEED=${SEED:-11}
 JOBS=${JOBS:-$(nproc)}
 TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
-STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student.json}
+STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student-v2.json}
+TEACHER=${TEACHER:-train}
+PACKED_TEACHER=train/checkpoints/default-teacher
 PROFILE=${PROFILE:-export/profiles/default-bundle.json}
 mkdir -p "$WORK"
 
@@ -66,8 +71,24 @@ fi
   --overwrite
 "$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-test" --seed "$SEED" \
   --exclude-holdout "$WORK/suite-holdout/holdout.json" --overwrite
-"$SE" train --recipe "$TEACHER_RECIPE" --data "$WORK/corpus" --out "$WORK/teacher" --no-progress \
-  --exclude-holdout "$WORK/suite-holdout/holdout.json" $([ -f "$WORK/teacher/state.json" ] && echo --resume)
+case "$TEACHER" in
+  train)
+    "$SE" train --recipe "$TEACHER_RECIPE" --data "$WORK/corpus" --out "$WORK/teacher" --no-progress \
+      --exclude-holdout "$WORK/suite-holdout/holdout.json" $([ -f "$WORK/teacher/state.json" ] && echo --resume) ;;
+  packed)
+    [ "$VOICES" = all ] || { echo "TEACHER=packed is the teacher of the default (VOICES=all) chain" >&2; exit 2; }
+    # The packed teacher's recipe must be the one this chain names, or it is another model.
+    "$PY" - "$PACKED_TEACHER/config.json" "$TEACHER_RECIPE" <<'EOF'
+import json, sys
+packed, recipe = json.load(open(sys.argv[1]))["recipe"], json.load(open(sys.argv[2]))
+diff = sorted(k for k in recipe if recipe[k] != packed.get(k))
+if diff:
+    sys.exit(f"{sys.argv[1]}: the packed teacher was trained with another recipe than {sys.argv[2]} (differs in {diff})")
+EOF
+    rm -rf "$WORK/teacher" && cp -r "$PACKED_TEACHER" "$WORK/teacher"
+    echo "teacher: the committed packed teacher $PACKED_TEACHER (not trained here)" ;;
+  *) echo "TEACHER must be 'train' or 'packed'" >&2; exit 2 ;;
+esac
 "$SE" distill --teacher "$WORK/teacher" --recipe "$STUDENT_RECIPE" --data "$WORK/corpus" --out "$WORK/student" \
   --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
   $([ -f "$WORK/student/state.json" ] && echo --resume)
