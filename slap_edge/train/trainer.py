@@ -430,6 +430,19 @@ def _train(
     elif has_checkpoint(run_dir):
         raise CheckpointError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     end_step = min(recipe.steps, max_steps) if max_steps is not None else recipe.steps
+    if resume and start_step >= end_step:
+        # Nothing left to train (a chain run again after it finished): no data, cache or model to build.
+        log.info("%s is at step %d of %d: nothing to train", run_dir, start_step, end_step)
+        return TrainResult(
+            run_dir=run_dir,
+            start_step=start_step,
+            step=start_step,
+            loss=float(state.get("loss", math.nan)),
+            steps_per_s=0.0,
+            clips_per_s=0.0,
+            bad_clips=int(state.get("bad_clips", 0)),
+            n_clips=0,
+        )
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
 

@@ -206,3 +206,16 @@ def test_precomputed_log_mel_trains_resumes_and_is_recorded(tone_corpus: Path, t
         assert pieces[step] == pytest.approx(whole[step], rel=1e-4, abs=1e-5), (step, whole, pieces)
     with pytest.raises(ConfigError, match="precompute_log_mel works with task 'contrastive_mae' only"):
         train(dataclasses.replace(recipe, task="distill"), tone_corpus, tmp_path / "d", cache_dir=cache, progress=False)
+
+
+def test_resuming_a_finished_run_returns_at_once(tone_corpus: Path, tmp_path: Path) -> None:
+    recipe = tiny_recipe(steps=2, batch_size=4, checkpoint_every=2)
+    run = tmp_path / "run"
+    first = train(recipe, tone_corpus, run, cache_dir=tmp_path / "cache", progress=False)
+    metrics = (run / "metrics.csv").read_text()
+    shutil.rmtree(tmp_path / "cache")
+    again = train(recipe, tone_corpus, run, cache_dir=tmp_path / "cache", progress=False, resume=True)
+    assert (again.start_step, again.step, again.n_clips) == (2, 2, 0)
+    assert again.loss == pytest.approx(first.loss)
+    assert not (tmp_path / "cache").exists()  # nothing was decoded or computed
+    assert (run / "metrics.csv").read_text() == metrics
