@@ -8,6 +8,10 @@ R=benchmarks/results/default-bundle-v2
 W=work-data/default
 RV=work-data/real-voice-dev/suite
 mkdir -p $W
+# What the corpus and models depend on beyond the code: the Python packages and the speech engines' Debian packages
+# (a corpus made with other versions can differ in a few clips).
+pip freeze --exclude-editable > $R/pip-freeze.txt
+dpkg-query -W -f '${Package} ${Version}\n' espeak-ng espeak-ng-data 'mbrola*' > $R/debian-packages.txt
 echo "chain start $(date)"
 SLAP_EDGE=$(command -v slap-edge) bash train/reproduce_default.sh $W 2>&1 | tee $W/reproduce.log
 echo "chain done $(date)"
