@@ -1,6 +1,6 @@
 #!/bin/bash
 # The built-in bundle of record, second build: `make reproduce-default`'s chain (train/reproduce_default.sh) in
-# work-data/default with the student recipe default-student-v2 (3,500 distillation steps from the same teacher
+# work-data/default with the student recipe default-student-v2 (3,000 distillation steps from the same teacher
 # recipe), then the listen latency, the TensorRT check, the real-voice dev suite, the packed teacher, and the records
 # copied here. The real-voice dev suite is `benchmarks/real_voice_dev.sh`'s (work-data/real-voice-dev/suite).
 source "$(dirname "$0")/../../pipeline/run-env.sh"
