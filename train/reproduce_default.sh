@@ -55,11 +55,11 @@ steps=$(grep -o '"steps": *[0-9]*' "$TEACHER_RECIPE" | grep -o '[0-9]*$')
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 if [[ "$flags" == *avx512_bf16* || "$flags" == *amx_bf16* ]]; then
   echo "CPU has native bf16 (AVX512-BF16/AMX): the teacher's $steps steps train with bf16 autocast at 110-234 clips/s" \
-    "on 2 cores: $((steps * 64 / 234 / 60))-$((steps * 64 / 110 / 60)) min; the corpus 20-40 min; student, export" \
-    "and evals about 25 min"
+    "on 2 cores: $((steps * 64 / 234 / 60))-$((steps * 64 / 110 / 60)) min; the corpus 20-40 min; student (3,000 steps), export" \
+    "and evals about 40 min"
 else
   echo "CPU without native bf16 (e.g. AVX2 only): the teacher's $steps steps train in float32 at about 60 clips/s on" \
-    "2 cores: about $((steps * 64 / 60 / 60)) min; the corpus 25-40 min; student, export and evals about 40 min." \
+    "2 cores: about $((steps * 64 / 60 / 60)) min; the corpus 25-40 min; student (3,000 steps), export and evals about 60 min." \
     "Every stage resumes: rerun this script after an interruption. NOTE: a float32 run is not the bf16 model the" \
     "built-in bundle was trained as; its figures will differ slightly."
 fi
