@@ -249,7 +249,13 @@ def cross_validate_candidates(
     names: tuple[str, ...] = CANDIDATES,
 ) -> dict[str, Candidate]:
     """The heads built on the prompts (`CANDIDATES`), each with its out-of-fold scores on the same folds; ``c`` of
-    the two MAP heads chosen by `choose_c`. Without folds (one speaker) only zero-shot has scores."""
+    the two MAP heads chosen by `choose_c`.
+
+    Only folds whose training clips hold every label are used: a head fitted on one label's clips (one speaker per
+    label leaves nothing else once a speaker is held out) learns only to say that label, so its held-out score would
+    say nothing about the head fitted on all clips. Without such folds no candidate has scores (`select_candidate`
+    then keeps zero-shot); zero-shot is scored on the same clips as the others."""
+    folds = [(train, test) for train, test in folds if len(np.unique(y[train])) == n_classes]
     out: dict[str, Candidate] = {}
 
     def make(name: str, c: float | None, oof: np.ndarray | None) -> Candidate:
@@ -259,7 +265,9 @@ def cross_validate_candidates(
 
     for name in names:
         if name == "zero_shot":
-            zs = LinearHead(prior.astype(np.float32), np.zeros(n_classes, np.float32)).probs(x)
+            zs = np.full((len(y), n_classes), np.nan)
+            for _, test in folds:
+                zs[test] = LinearHead(prior.astype(np.float32), np.zeros(n_classes, np.float32)).probs(x[test])
             out[name] = make(name, None, zs if folds else None)
         elif name == "calibrated":
             out[name] = make(name, None, out_of_fold_calibrated(x, y, prior, folds, balanced) if folds else None)
