@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from slap_edge.adapt.heads import SectionHead
-from slap_edge.adapt.logistic import LinearHead, fit_logit_calibration, fit_softmax_regression
+from slap_edge.adapt.logistic import LinearHead, clip_span, fit_logit_calibration, fit_softmax_regression
 from slap_edge.eval.metrics import macro_f1
 
 DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
@@ -204,10 +204,34 @@ def choose_c(
     (the lowest log-loss among the c whose macro-F1 is no lower than the smallest c's). Log-loss alone may move the
     boundary toward the few adaptation speakers for a calibration gain; F1 alone is coarse with tens of clips and
     almost always ties back to the prior; the guard keeps log-loss's gains where the held-out F1 does not drop."""
+    order = sorted(cs)
+    oofs = {c: np.full((len(y), n_classes), np.nan) for c in order}
+    # Folds outside, c inside: the clips' span and the recalibrated centre depend on the fold only.
+    for train, test in folds:
+        if prior is None and len(np.unique(y[train])) < n_classes:
+            continue  # a plain head cannot be fitted without every label (NaN rows)
+        centre, centre_bias = prior, None
+        if recalibrate and prior is not None:
+            recal = calibrated_head(x[train], y[train], prior, balanced)
+            centre, centre_bias = recal.weights.astype(np.float64), recal.bias.astype(np.float64)
+        span = clip_span(x[train])
+        for c in order:
+            head = fit_softmax_regression(
+                x[train],
+                y[train],
+                n_classes,
+                c,
+                prior_weights=centre,
+                prior_bias=centre_bias,
+                penalise_bias=prior is not None,
+                sample_weight=_weights(y[train], n_classes, balanced),
+                span=span,
+            )
+            oofs[c][test] = head.probs(x[test])
     best: tuple[float, float, np.ndarray] | None = None
     floor: float | None = None  # guarded: the F1 of the strongest pull, which a looser c must not lose
-    for c in sorted(cs):
-        oof = out_of_fold(x, y, n_classes, c, prior, folds, balanced, recalibrate)
+    for c in order:
+        oof = oofs[c]
         f1 = oof_macro_f1(oof, y, n_classes)
         if f1 is None:
             continue

@@ -38,6 +38,13 @@ class LinearHead:
         return softmax64(self.logits(x))
 
 
+def clip_span(x: np.ndarray) -> np.ndarray:
+    """An orthonormal basis [D, r] of the span of the rows of ``x`` [n, D]."""
+    _, s, vt = np.linalg.svd(np.asarray(x, dtype=np.float64), full_matrices=False)
+    r = int(np.sum(s > s[0] * 1e-10)) if s.size and s[0] > 0 else 0
+    return vt[:r].T
+
+
 def softmax64(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -56,8 +63,11 @@ def fit_softmax_regression(
     bias_c: float | None = None,
     tol: float = 1e-9,
     max_iter: int = 200,
+    span: np.ndarray | None = None,
 ) -> LinearHead:
     """Minimise the objective of the module docstring; ``y`` holds class indices in ``[0, n_classes)``.
+
+    ``span``: `clip_span` of ``x``, when the caller fits the same clips many times (a grid of ``c``).
 
     A class with no clips is allowed only with ``penalise_bias`` (the prior then keeps its head finite). The bias
     penalty is ``1/(2 * bias_c) * ||b - b0||^2`` with ``bias_c`` (default: ``c``).
@@ -83,9 +93,8 @@ def fit_softmax_regression(
         return LinearHead(w0.astype(np.float32), b0.astype(np.float32))
 
     # Coordinates of the clips in an orthonormal basis V [D, r] of their span.
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
-    r = int(np.sum(s > s[0] * 1e-10)) if s.size and s[0] > 0 else 0
-    basis = vt[:r].T
+    basis = clip_span(x) if span is None else span
+    r = basis.shape[1]
     z = np.concatenate([x @ basis, np.ones((n, 1))], axis=1)  # [n, r + 1]: the last column carries the bias
     offset = x @ w0.T + b0  # logits of the prior
     onehot = np.eye(k)[y]
