@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -323,17 +322,28 @@ def main() -> None:
     args.cs = list(DEFAULT_CS)
 
     from slap_edge.bundle import load_bundle, resolve_bundle_path
+    from slap_edge.provenance import files_hash, provenance
 
-    bundle = load_bundle(resolve_bundle_path(args.bundle))
+    bundle_path = resolve_bundle_path(args.bundle)
+    bundle = load_bundle(bundle_path)
     t0 = time.time()
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
+    record = provenance(model=bundle_path, made_by=["python", *sys.argv])
+    suites = [spec.partition("=") for spec in args.suite]
+    for spec, (_, _, path) in zip(args.suite, suites, strict=True):
+        if not path or not (Path(path) / "suite.json").is_file():
+            raise SystemExit(f"--suite {spec!r}: write NAME=SUITE_DIR with a suite folder (suite.json, clips.jsonl)")
+    # Several suites: their names joined, and one hash over all their suite.json and clips.jsonl (each suite's own
+    # hash is under suites.NAME.suite_hash).
+    record["suite"] = ",".join(name for name, _, _ in suites)
+    record["suite_hash"] = files_hash([Path(p) / f for _, _, p in suites for f in ("suite.json", "clips.jsonl")])
     result: dict[str, Any] = {
         "bundle": str(args.bundle),
         "model_id": bundle.model_id,
-        "commit": commit,
+        "commit": record["commit"],
         "command": "python " + " ".join(sys.argv),
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "provenance": record,
         "ks": args.ks,
         "draws": args.draws,
         "min_test": args.min_test,
@@ -341,10 +351,7 @@ def main() -> None:
         "criterion": args.criterion,
         "suites": {},
     }
-    for spec in args.suite:
-        name, _, path = spec.partition("=")
-        if not path:
-            raise SystemExit(f"--suite {spec!r}: write NAME=SUITE_DIR")
+    for name, _, path in suites:
         suite, audio, row_of, text_of = embed_cached(args.bundle, Path(path), args.cache)
         per_task: dict[str, dict[int, list[dict[str, Any]]]] = {}
         for task in suite.tasks:
@@ -362,17 +369,19 @@ def main() -> None:
             )
         result["suites"][name] = {
             "path": str(path),
+            "suite_hash": files_hash([Path(path) / "suite.json", Path(path) / "clips.jsonl"]),
             "n_tasks": len(suite.tasks),
             "summary": summarise(per_task, args.ks, args.draws),
             "tasks": {t: {str(k): v for k, v in runs.items()} for t, runs in per_task.items()},
         }
         for k, row in result["suites"][name]["summary"].items():
             print(name, k, {m: round(row[m]["mean"], 3) for m in METHODS}, row["auto_choices"], flush=True)
-    result["wall_s"] = time.time() - t0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
-    plot(result, args.out.with_suffix(".png"))
+        # Written after every suite, so a long run leaves what it has measured.
+        result["wall_s"] = time.time() - t0
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+        args.out.with_suffix(".md").write_text(markdown(result))
+        plot(result, args.out.with_suffix(".png"))
     print(f"wrote {args.out}.json/.md/.png")
 
 
