@@ -45,10 +45,10 @@ METHODS = ("zero_shot", "plain", "prior", "calibrated", "calibrated_prior", "aut
 LABELS = {
     "zero_shot": "zero-shot",
     "plain": "plain logistic",
-    "prior": "prompt prior (MAP)",
+    "prior": "prompt prior (MAP; adapt's default)",
     "calibrated": "calibrated (guarded)",
     "calibrated_prior": "calibrated + MAP",
-    "auto": "auto (CV choice; adapt's default)",
+    "auto": "auto (guarded CV choice)",
 }
 
 
@@ -240,7 +240,11 @@ def markdown(result: dict[str, Any]) -> str:
             cells = ["—" if d[m] is None else f"{d[m]:+.3f}" for m in shown]
             chose = ", ".join(f"{n} {c}" for n, c in sorted(row["auto_choices"].items(), key=lambda kv: -kv[1]))
             lines.append(f"| {k} | " + " | ".join(cells) + f" | {chose} |")
-        lines += ["", "Per task (mean over draws; —: not drawable at this k): zero-shot / plain / auto", ""]
+        lines += [
+            "",
+            "Per task (mean over draws; —: not drawable at this k): zero-shot / plain / prompt prior / auto",
+            "",
+        ]
         lines.append("| task | " + " | ".join(f"k={k}" for k in result["ks"]) + " |")
         lines.append("|---|" + "---|" * len(result["ks"]))
         for task, runs in s["tasks"].items():
@@ -250,7 +254,9 @@ def markdown(result: dict[str, Any]) -> str:
                 if not done:
                     cells.append("—")
                     continue
-                cells.append(" / ".join(f"{np.mean([r[m] for r in done]):.2f}" for m in ("zero_shot", "plain", "auto")))
+                cells.append(
+                    " / ".join(f"{np.mean([r[m] for r in done]):.2f}" for m in ("zero_shot", "plain", "prior", "auto"))
+                )
             lines.append(f"| {task} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)

@@ -22,11 +22,12 @@ def adapt(
         None, "--prompts", "-p", help="prompts.txt whose sections and labels are the prior (suites bring their own)."
     ),
     variant: str = typer.Option(
-        "auto",
+        "prior",
         "--variant",
-        help="Head to store where prompts exist: auto (the best cross-validated of zero-shot, calibrated, prior and "
+        help="Head to store where prompts exist: prior (MAP pulled toward the prompts, c by speaker-grouped CV; the "
+        "best on the project's suites), auto (the best cross-validated of zero-shot, calibrated, prior and "
         "calibrated+prior; zero-shot unless another is strictly better), calibrated (the prompts with a fitted scale "
-        "and per-label offset, or zero-shot when that shows no gain), prior (MAP pulled toward the prompts) or plain.",
+        "and per-label offset, or zero-shot when that shows no gain) or plain (no prompts).",
     ),
     target_far: float = typer.Option(
         0.01, "--target-far", help="False-alarm rate each label's calibrated threshold aims at (0 = none)."

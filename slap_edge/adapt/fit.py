@@ -26,10 +26,11 @@ from slap_edge.adapt.logistic import LinearHead, clip_span, fit_logit_calibratio
 from slap_edge.eval.metrics import macro_f1
 
 DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
-# What `adapt` may store: ``auto`` picks among the prompt heads by cross-validation (falling back to zero-shot),
-# ``calibrated`` is zero-shot with a fitted scale and offsets (or zero-shot itself when that shows no gain),
-# ``prior`` the MAP head pulled toward the prompts, ``plain`` logistic regression without prompts.
-VARIANTS = ("auto", "calibrated", "prior", "plain")
+# What `adapt` may store: ``prior`` (the default) the MAP head pulled toward the prompts, ``auto`` the best of the
+# prompt heads by cross-validation (falling back to zero-shot), ``calibrated`` zero-shot with a fitted scale and
+# offsets (or zero-shot itself when that shows no gain), ``plain`` logistic regression without prompts.
+# benchmarks/results/adapt/ measures them: ``prior`` was the best on the project's suites.
+VARIANTS = ("prior", "auto", "calibrated", "plain")
 # The prompt heads `auto` chooses among, simplest first.
 CANDIDATES = ("zero_shot", "calibrated", "prior", "calibrated_prior")
 CRITERIA = ("guarded", "log_loss", "f1")
@@ -40,7 +41,7 @@ class AdaptConfig:
     """How heads are fitted. ``variant`` (`VARIANTS`) says which head the file stores where the section has prompts;
     without prompts it is always ``plain``."""
 
-    variant: str = "auto"
+    variant: str = "prior"
     cs: tuple[float, ...] = DEFAULT_CS
     folds: int = 5
     target_far: float | None = 0.01

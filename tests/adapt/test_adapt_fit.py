@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from slap_edge.adapt.fit import CANDIDATES, AdaptConfig, calibrate, fit_section, speaker_folds
+from slap_edge.adapt.fit import AdaptConfig, calibrate, fit_section, speaker_folds
 from slap_edge.adapt.logistic import fit_softmax_regression
 from slap_edge.runtime.decision import DecisionConfig, SectionDecision
 
@@ -100,7 +100,7 @@ def test_fit_section_reports_all_three_and_stores_the_chosen_variant() -> None:
     )
     cv = info["cv_macro_f1"]
     assert set(cv) >= {"zero_shot", "plain", "prior"} and all(cv[k] is not None for k in ("zero_shot", "plain"))
-    assert info["variant"] == "auto" and info["head"] in CANDIDATES and head.weights.shape == (2, 16)
+    assert info["variant"] == "prior" and info["head"] == "prior" and head.weights.shape == (2, 16)
     assert np.all(np.isfinite(head.thresholds))
     plain, info = fit_section("s", x, [labels[i] for i in y], speakers, labels, None, 20.0, AdaptConfig())
     assert info["variant"] == "plain" and "no prompts" in info["why"]
