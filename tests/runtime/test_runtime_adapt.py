@@ -66,7 +66,7 @@ def test_adapt_writes_heads_for_the_bundle(heads_file: Path, test_bundle: Path) 
     assert heads.model_id == MODEL_ID and heads.names == ["speaker"]
     head = heads.section("speaker")
     assert head.labels == ("low", "high")  # the prompts' order
-    assert head.info["variant"] == "prior" and head.info["n_speakers"] == 6
+    assert head.info["variant"] == "prior" and head.info["head"] == "prior" and head.info["n_speakers"] == 6
     assert np.all(np.isfinite(head.thresholds))
     cv = head.info["cv_macro_f1"]
     assert cv["plain"] is not None and cv["prior"] is not None and cv["zero_shot"] is not None
