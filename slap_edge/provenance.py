@@ -112,7 +112,7 @@ def model_hashes(model: str | Path | None) -> dict[str, str]:
         return {k: NOT_APPLICABLE for k in out}
     path = Path(model)
     if str(model) == "default":
-        from slap_edge.bundle import default_bundle_path
+        from slap_edge.bundle_reader import default_bundle_path
 
         path = default_bundle_path()
     config_path = path / "config.json"

@@ -101,7 +101,7 @@ def build_record(
     """The provenance of a bundle: commit, hashes of recipes and model configs, corpus fingerprint, suites, scores."""
     import platform
 
-    from slap_edge.bundle import sha256_file
+    from slap_edge.bundle_reader import sha256_file
     from slap_edge.config import to_dict
     from slap_edge.data.manifest import iter_manifest
     from slap_edge.provenance import git_commit

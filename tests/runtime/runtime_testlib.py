@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slap_edge.bundle import FORMAT, FORMAT_VERSION, sha256_file
+from slap_edge.bundle_reader import FORMAT, FORMAT_VERSION, sha256_file
 from slap_edge.config import FrontendConfig, to_dict
 
 SR = 16000

@@ -1,7 +1,7 @@
 """Read and verify an edge bundle (spec/bundle.md). Torch-free: this is what a kiosk runs.
 
-The writer is `slap_edge.export.bundle`; this module is the reader both sides are tested against. Beyond the spec,
-the contract fixed here:
+The writer is `slap_edge.export.bundle_writer`; this module is the reader both sides are tested against. Beyond the
+spec, the contract fixed here:
 
 - ``manifest.json``: ``format`` = ``"slap-edge-bundle"``, ``format_version`` = `FORMAT_VERSION`,
   ``model`` {``name``, ``id``, ``embed_dim``, ``precision``, ...}, ``audio`` {``sample_rate``, ``window_s``,

@@ -1,7 +1,8 @@
 """Write an edge bundle (spec/bundle.md) from a run or a model, checking every file as it goes.
 
 The bundle is built in a ``*.partial`` folder beside the destination and renamed into place only after it has been
-verified by the same reader a kiosk uses (`slap_edge.bundle.load_bundle`), so a failed export leaves nothing behind.
+verified by the same reader a kiosk uses (`slap_edge.bundle_reader.load_bundle`), so a failed export leaves nothing
+behind.
 A run whose config cannot be rebuilt fails before anything is written.
 """
 
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from slap_edge import __version__
-from slap_edge.bundle import (
+from slap_edge.bundle_reader import (
     AUDIO_ONNX,
     FORMAT,
     FORMAT_VERSION,
