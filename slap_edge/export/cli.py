@@ -194,7 +194,7 @@ def distill_command(
 ) -> None:
     """Distil a teacher into a student with the same trainer (task "distill"); the text tower is the teacher's."""
     from slap_edge.config import ConfigError, load_config, to_dict
-    from slap_edge.data.suite_builder import holdout_patterns
+    from slap_edge.data.holdout import holdout_patterns
     from slap_edge.train.checkpoint import CheckpointError, check_run_complete, read_run_config
     from slap_edge.train.config import TrainRecipe
     from slap_edge.train.data import CorpusError

@@ -372,7 +372,7 @@ def train(
     ``recipe.steps``), so a run can be done in pieces with ``resume``. ``max_minutes`` likewise stops (with a
     checkpoint) at the first step that ends after that much training time in this process; every rank stops at the
     same step. ``exclude`` holds held-out voice patterns
-    (``slap_edge.data.suite_builder.HoldoutSelector``): matching clips are dropped before training.
+    (``slap_edge.data.holdout.HoldoutSelector``): matching clips are dropped before training.
     """
     from slap_edge.data.shards import is_shard_source
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from slap_edge.config import save_config
+from slap_edge.data.engines import MBROLA_LICENCE
 from slap_edge.data.manifest import read_manifest, write_manifest
-from slap_edge.data.voices import MBROLA_LICENCE
 from slap_edge.export.card import build_record, licence_terms, record_section, suite_fingerprint
 from slap_edge.models.registry import resolve_model_config
 from slap_edge.train.config import RunConfig, TrainRecipe
