@@ -261,7 +261,7 @@ def bundle_card(
     import json
 
     from slap_edge.bundle_reader import BundleError
-    from slap_edge.export.bundle_writer import append_model_card
+    from slap_edge.export.card import append_model_card
     from slap_edge.export.onnx import ExportError
 
     try:

@@ -12,9 +12,10 @@ import pytest
 import torch
 from export_testlib import student
 
-from slap_edge.bundle_reader import FORMAT, FORMAT_VERSION, BundleError, load_bundle, sha256_file, unpack_bundle
+from slap_edge.bundle_reader import FORMAT, FORMAT_VERSION, BundleError, load_bundle, unpack_bundle
 from slap_edge.export.bundle_writer import export_bundle
 from slap_edge.export.onnx import ExportError, read_metadata, write_metadata
+from slap_edge.fingerprints import sha256_file
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -186,7 +187,7 @@ def test_int8_without_calibration_is_refused_up_front(tmp_path: Path) -> None:
 
 
 def test_model_card_append_keeps_bundle_verifiable(bundle_copy: Path) -> None:
-    from slap_edge.export.bundle_writer import append_model_card
+    from slap_edge.export.card import append_model_card
 
     append_model_card(bundle_copy, ["## Held-out suite\n\n| task | F1 |\n|---|---|\n| sex | 0.9 |"])
     card = (bundle_copy / "MODEL_CARD.md").read_text()
