@@ -54,7 +54,7 @@ LABELS = {
 
 def embed_cached(bundle: str, suite_dir: Path, cache: Path) -> tuple[Any, np.ndarray, dict[Path, int], dict]:
     """The suite, every readable clip's embedding and every prompt's, cached by model id and suite contents."""
-    from slap_edge.bundle import load_bundle, resolve_bundle_path
+    from slap_edge.bundle_reader import load_bundle, resolve_bundle_path
     from slap_edge.eval.embedders import load_embedding_source
     from slap_edge.eval.runner import embed_suite
     from slap_edge.eval.suite import load_suite
@@ -327,8 +327,9 @@ def main() -> None:
     args.ks = [int(k) for k in args.ks.split(",")]
     args.cs = list(DEFAULT_CS)
 
-    from slap_edge.bundle import load_bundle, resolve_bundle_path
-    from slap_edge.provenance import files_hash, provenance
+    from slap_edge.bundle_reader import load_bundle, resolve_bundle_path
+    from slap_edge.fingerprints import files_hash
+    from slap_edge.provenance import provenance
 
     bundle_path = resolve_bundle_path(args.bundle)
     bundle = load_bundle(bundle_path)

@@ -28,7 +28,7 @@ import soundfile as sf
 import soxr
 
 from slap_edge.bench.nonspeech import NOISE_KINDS, synth_nonspeech
-from slap_edge.bundle import load_bundle
+from slap_edge.bundle_reader import load_bundle
 from slap_edge.prompts import load_prompts
 from slap_edge.runtime import Engine, Event, Listener, Scores, create_gate
 from slap_edge.runtime.text import resolve_bank

@@ -43,7 +43,7 @@ def adapt(
     from slap_edge.adapt.fit import AdaptConfig
     from slap_edge.adapt.heads import HeadsError
     from slap_edge.adapt.site import adapt_site
-    from slap_edge.bundle import BundleError
+    from slap_edge.bundle_reader import BundleError
     from slap_edge.prompts import PromptsError, load_prompts
 
     try:

@@ -106,7 +106,7 @@ def adapt_site(
     skip_bad: bool = False,
 ) -> AdaptResult:
     """Embed the examples with the bundle, fit one head per section, calibrate, and return the heads."""
-    from slap_edge.bundle import load_bundle, resolve_bundle_path
+    from slap_edge.bundle_reader import load_bundle, resolve_bundle_path
     from slap_edge.eval.embedders import bundle_source
 
     path = resolve_bundle_path(bundle_path)

@@ -98,7 +98,7 @@ def listen(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log reconnects and other details to stderr."),
 ) -> None:
     """Listen to a microphone, a file or a pipe and say who is speaking, in the prompts' words."""
-    from slap_edge.bundle import BundleError
+    from slap_edge.bundle_reader import BundleError
     from slap_edge.prompts import PromptsError
     from slap_edge.runtime.decision import DecisionConfig
     from slap_edge.runtime.engine import EngineError
@@ -258,7 +258,7 @@ def prompts_embed(
     threads: int = typer.Option(1, "--threads", help="ONNX Runtime intra-op threads."),
 ) -> None:
     """Precompute a prompt bank, for devices whose bundle ships without text.onnx."""
-    from slap_edge.bundle import BundleError, load_bundle
+    from slap_edge.bundle_reader import BundleError, load_bundle
     from slap_edge.prompt_sets import resolve_prompts
     from slap_edge.prompts import PromptsError
     from slap_edge.runtime.text import embed_prompts

@@ -73,7 +73,7 @@ def test_adapt_writes_heads_for_the_bundle(heads_file: Path, test_bundle: Path) 
 
 
 def test_heads_from_one_bundle_are_refused_by_another(heads_file: Path, tmp_path: Path) -> None:
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
     from slap_edge.eval.embedders import EmbeddingSource
     from slap_edge.eval.runner import evaluate_suite
 

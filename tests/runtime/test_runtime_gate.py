@@ -12,7 +12,7 @@ import soundfile as sf
 from runtime_testlib import SR
 
 from slap_edge.bench.nonspeech import NOISE_KINDS, synth_nonspeech
-from slap_edge.bundle import load_bundle
+from slap_edge.bundle_reader import load_bundle
 from slap_edge.prompts import PromptBank
 from slap_edge.runtime import EnergyGate, Engine, Listener, Scores, VadGate, create_gate
 from slap_edge.runtime.gate import GateError, VadTracker

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from runtime_testlib import SR
 
-from slap_edge.bundle import load_bundle
+from slap_edge.bundle_reader import load_bundle
 from slap_edge.prompts import PromptBank
 from slap_edge.runtime import Engine, Event, Listener, MicSource, Scores
 
