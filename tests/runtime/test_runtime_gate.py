@@ -79,13 +79,30 @@ def test_tracker_speech_is_the_fraction_of_speech_frames(voices: dict) -> None:
 def test_gate_choices_and_errors() -> None:
     assert isinstance(create_gate("vad"), VadGate)
     assert isinstance(create_gate("energy", threshold_db=-30.0), EnergyGate)
-    assert create_gate("off").is_open(0.0)
+    assert create_gate("off").is_open(0.0, 3.0)
     with pytest.raises(GateError, match="choose from vad, energy, off"):
         create_gate("loud")
     with pytest.raises(GateError, match="8000 or 16000 Hz.*44100.*--gate energy"):
         VadGate().create_tracker(44100)
     with pytest.raises(ValueError, match="threshold"):
         VadGate(threshold=1.5)
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"--vad-min-speech.*seconds >= 0, got"):
+            create_gate("vad", vad_min_speech_s=bad)
+    with pytest.raises(ValueError, match=r"--vad-threshold.*\(0, 1\), got nan"):
+        create_gate("vad", vad_threshold=float("nan"))
+
+
+def test_vad_gate_needs_seconds_of_speech_not_a_fraction() -> None:
+    gate = VadGate(min_speech_s=0.3)
+    # 0.29 s of speech frames: shut in a 3 s window and in a 0.5 s one; 0.3 s opens either.
+    assert not gate.is_open(0.29 / 3.0, 3.0) and not gate.is_open(0.29 / 0.5, 0.5)
+    assert gate.is_open(0.1, 3.0) and gate.is_open(0.6, 0.5)
+    # The old rule (a tenth of the frames) opened a 0.5 s window on 0.05 s of speech.
+    assert not gate.is_open(0.1, 0.5)
+    # A window shorter than min_speech_s opens only when it is all speech; nothing opens on no speech.
+    assert VadGate(min_speech_s=1.0).is_open(1.0, 0.5) and not VadGate(min_speech_s=1.0).is_open(0.9, 0.5)
+    assert not VadGate(min_speech_s=0.0).is_open(0.0, 3.0) and VadGate(min_speech_s=0.0).is_open(0.01, 3.0)
 
 
 def test_listen_cli_gate_option(test_bundle: Path, tmp_path: Path) -> None:
@@ -117,3 +134,11 @@ def test_listen_cli_gate_option(test_bundle: Path, tmp_path: Path) -> None:
         timeout=120,
     )
     assert r.returncode != 0 and "choose from vad, energy, off" in r.stderr
+    r = subprocess.run(
+        [sys.executable, "-m", "slap_edge.cli", "listen", "-b", str(test_bundle), "-p", str(prompts)]
+        + ["-i", str(noise), "--fast", "--vad-min-speech", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode != 0 and "--vad-min-speech" in r.stderr and "got -1" in r.stderr, r.stderr
