@@ -202,7 +202,7 @@ def gate_decisions(
         start = max(0, end - window)
         if end - start < min_window:
             continue
-        out.append(gate.is_open(tracker.speech(x[start:end], start), (end - start) / sr))
+        out.append(tracker.is_open(tracker.speech(x[start:end], start), (end - start) / sr))
     return out
 
 
@@ -236,6 +236,7 @@ def main() -> None:
     ap.add_argument("--part-minutes", type=float, default=15.0, help="stream a package in parts of about this long")
     ap.add_argument("--vad-threshold", type=float, default=0.5, help="--gate vad's frame speech probability")
     ap.add_argument("--vad-min-speech", type=float, default=0.3, help="--gate vad's seconds of speech per window")
+    ap.add_argument("--vad-recent", type=float, default=1.0, help="--gate vad: speech within the last this many s")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     ap.add_argument("--prompts", type=Path, default=ROOT / "slap_edge/assets/prompts/demographics.txt")
     ap.add_argument("--out", type=Path, required=True, help="output stem: writes STEM.json and STEM.md")
@@ -243,7 +244,11 @@ def main() -> None:
     if args.jobs < 1 or args.clips < 1 or not (math.isfinite(args.part_minutes) and args.part_minutes > 0):
         ap.error("--jobs and --clips must be at least 1 and --part-minutes a positive number")
     gate_args = {
-        "vad": {"vad_threshold": args.vad_threshold, "vad_min_speech_s": args.vad_min_speech},
+        "vad": {
+            "vad_threshold": args.vad_threshold,
+            "vad_min_speech_s": args.vad_min_speech,
+            "vad_recent_s": args.vad_recent,
+        },
         "energy": {},
     }
     for g in GATES:
@@ -335,7 +340,8 @@ def main() -> None:
         + (f" --nonspeech {args.nonspeech}" if args.nonspeech else "")
         + "".join(f" --spoken '{p}'" for p in args.spoken)
         + f" --clips {args.clips} --synth-seconds {args.synth_seconds:g} --part-minutes {args.part_minutes:g}"
-        + f" --vad-threshold {args.vad_threshold:g} --vad-min-speech {args.vad_min_speech:g} --jobs {args.jobs}"
+        + f" --vad-threshold {args.vad_threshold:g} --vad-min-speech {args.vad_min_speech:g}"
+        + f" --vad-recent {args.vad_recent:g} --jobs {args.jobs}"
         + f" --out {args.out}"
     )
     prov = provenance("default", None, made_by=shlex.split(command))

@@ -94,6 +94,9 @@ def listen(
     vad_min_speech_s: float = typer.Option(
         0.3, "--vad-min-speech", help="--gate vad: seconds of speech frames a window needs to be scored."
     ),
+    vad_recent_s: float = typer.Option(
+        1.0, "--vad-recent", help="--gate vad: a scored window has speech in its last this many seconds."
+    ),
     gate_db: float = typer.Option(-45.0, "--gate-db", help="--gate energy: frame energy threshold in dBFS."),
     no_gate: bool = typer.Option(False, "--no-gate", help="Score every window, speech or not (= --gate off)."),
     smoothing_s: float = typer.Option(0.75, "--smoothing", help="Time constant of the probability smoothing (s)."),
@@ -133,6 +136,7 @@ def listen(
             threshold_db=gate_db,
             vad_threshold=vad_threshold,
             vad_min_speech_s=vad_min_speech_s,
+            vad_recent_s=vad_recent_s,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from exc
