@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,16 +28,33 @@ from typing import Any
 
 import numpy as np
 
-from slap_edge.adapt.fit import CRITERIA, DEFAULT_CS, choose_c, fit_head, speaker_folds
+from slap_edge.adapt.fit import (
+    CRITERIA,
+    DEFAULT_CS,
+    choose_c,
+    cross_validate_candidates,
+    fit_candidate,
+    fit_head,
+    select_candidate,
+    speaker_folds,
+)
 from slap_edge.eval.metrics import macro_f1
 from slap_edge.scoring import class_vectors
 
-METHODS = ("zero_shot", "plain", "prior")
+METHODS = ("zero_shot", "plain", "prior", "calibrated", "calibrated_prior", "auto")
+LABELS = {
+    "zero_shot": "zero-shot",
+    "plain": "plain logistic",
+    "prior": "prompt prior (MAP; adapt's default)",
+    "calibrated": "calibrated (guarded)",
+    "calibrated_prior": "calibrated + MAP",
+    "auto": "auto (guarded CV choice)",
+}
 
 
 def embed_cached(bundle: str, suite_dir: Path, cache: Path) -> tuple[Any, np.ndarray, dict[Path, int], dict]:
     """The suite, every readable clip's embedding and every prompt's, cached by model id and suite contents."""
-    from slap_edge.bundle import load_bundle, resolve_bundle_path
+    from slap_edge.bundle_reader import load_bundle, resolve_bundle_path
     from slap_edge.eval.embedders import load_embedding_source
     from slap_edge.eval.runner import embed_suite
     from slap_edge.eval.suite import load_suite
@@ -99,9 +115,12 @@ def draw_split(
 def run_task(
     x: np.ndarray, y: np.ndarray, spk: np.ndarray, vectors: np.ndarray, logit_scale: float, args: argparse.Namespace
 ) -> dict[int, list[dict[str, Any]]]:
+    """Per k, one row per draw: the test macro-F1 of every method and, for the prompt heads, their cross-validated
+    macro-F1 on the adaptation clips (what `auto` chose from), so other choice rules can be studied offline."""
     out: dict[int, list[dict[str, Any]]] = {}
     prior = logit_scale * vectors.astype(np.float64)
     labels = list(range(vectors.shape[0]))
+    n_classes = len(labels)
     for k in args.ks:
         out[k] = []
         for draw in range(args.draws):
@@ -111,27 +130,47 @@ def run_task(
                 out[k].append({"draw": draw, "skipped": True})
                 continue
             a, t = split
-            row: dict[str, Any] = {"draw": draw, "n_adapt": len(a), "n_test": len(t), "n_test_speakers": 0}
+            row: dict[str, Any] = {"draw": draw, "n_adapt": len(a), "n_test": len(t)}
             row["n_test_speakers"] = len(set(spk[t].tolist()))
-            row["zero_shot"] = macro_f1(y[t].tolist(), (x[t] @ vectors.T).argmax(1).tolist(), labels)
+
+            def test_f1(head: Any, t: np.ndarray = t) -> float:
+                return macro_f1(y[t].tolist(), head.probs(x[t]).argmax(1).tolist(), labels)
+
             folds, _ = speaker_folds(y[a], spk[a], 5, args.seed)
-            for method, p in (("plain", None), ("prior", prior)):
-                c, _, _ = choose_c(x[a], y[a], len(labels), p, folds, tuple(args.cs), criterion=args.criterion)
-                head = fit_head(x[a], y[a], len(labels), c, p)
-                row[method] = macro_f1(y[t].tolist(), head.probs(x[t]).argmax(1).tolist(), labels)
-                row[f"{method}_c"] = c
+            c, _, _ = choose_c(x[a], y[a], n_classes, None, folds, tuple(args.cs), criterion=args.criterion)
+            row["plain"], row["plain_c"] = test_f1(fit_head(x[a], y[a], n_classes, c, None)), c
+            cands = cross_validate_candidates(
+                x[a], y[a], n_classes, prior, folds, tuple(args.cs), criterion=args.criterion
+            )
+            row["candidates"] = {}
+            for name, cand in cands.items():
+                head = fit_candidate(name, x[a], y[a], n_classes, cand.c, prior)
+                row["candidates"][name] = {
+                    "test_f1": test_f1(head),
+                    "cv_f1": cand.cv_f1,
+                    "cv_log_loss": cand.cv_log_loss,
+                    "c": cand.c,
+                }
+                if name in ("zero_shot", "prior", "calibrated_prior"):
+                    row[name] = row["candidates"][name]["test_f1"]
+            # What `adapt --variant calibrated` and `--variant auto` store: the guarded choices.
+            guarded = select_candidate({n: cands[n] for n in ("zero_shot", "calibrated")})
+            row["calibrated"] = row["candidates"][guarded]["test_f1"]
+            row["auto_choice"] = select_candidate(cands)
+            row["auto"] = row["candidates"][row["auto_choice"]]["test_f1"]
             out[k].append(row)
     return out
 
 
 def summarise(per_task: dict[str, dict[int, list[dict[str, Any]]]], ks: list[int], draws: int) -> dict[str, Any]:
-    """Per k: the mean over tasks within each draw, then mean and std over draws; and the paired prior - zero-shot."""
+    """Per k: the mean over tasks within each draw, then mean and std over draws; each method minus zero-shot (paired
+    by task and draw); and how often `auto` chose each prompt head."""
     summary: dict[str, Any] = {}
     for k in ks:
-        by_draw = {m: [] for m in METHODS}
-        diffs: list[float] = []
+        by_draw: dict[str, list[float]] = {m: [] for m in METHODS}
         tasks_used = set()
         skipped = 0
+        choices: dict[str, int] = {}
         for draw in range(draws):
             rows = {name: runs[k][draw] for name, runs in per_task.items()}
             done = {n: r for n, r in rows.items() if not r.get("skipped")}
@@ -141,7 +180,9 @@ def summarise(per_task: dict[str, dict[int, list[dict[str, Any]]]], ks: list[int
             tasks_used |= set(done)
             for m in METHODS:
                 by_draw[m].append(float(np.mean([r[m] for r in done.values()])))
-            diffs.append(float(np.mean([r["prior"] - r["zero_shot"] for r in done.values()])))
+            for r in done.values():
+                choices[r["auto_choice"]] = choices.get(r["auto_choice"], 0) + 1
+        zs = np.array(by_draw["zero_shot"])
         summary[str(k)] = {
             "n_tasks": len(tasks_used),
             "skipped_task_draws": skipped,
@@ -149,10 +190,10 @@ def summarise(per_task: dict[str, dict[int, list[dict[str, Any]]]], ks: list[int
                 m: {"mean": float(np.mean(v)) if v else None, "std": float(np.std(v)) if v else None}
                 for m, v in by_draw.items()
             },
-            "prior_minus_zero_shot": float(np.mean(diffs)) if diffs else None,
-            "plain_minus_zero_shot": float(np.mean(np.array(by_draw["plain"]) - np.array(by_draw["zero_shot"])))
-            if by_draw["plain"]
-            else None,
+            "minus_zero_shot": {
+                m: float(np.mean(np.array(v) - zs)) if v else None for m, v in by_draw.items() if m != "zero_shot"
+            },
+            "auto_choices": choices,
         }
     return summary
 
@@ -167,14 +208,18 @@ def markdown(result: dict[str, Any]) -> str:
         f"- {result['draws']} draws per k; speaker-disjoint adaptation/test; regularisation grid {result['cs']} chosen "
         f"by speaker-grouped CV ({result['criterion']}) on the adaptation clips; "
         "test = every clip of every other speaker",
+        "- methods: " + "; ".join(f"`{m}` = {LABELS[m]}" for m in METHODS),
         "",
     ]
+    shown = [m for m in METHODS if m != "zero_shot"]
     for name, s in result["suites"].items():
         lines += [
             f"## {name} ({s['path']}, {s['n_tasks']} tasks)",
             "",
-            "| k | tasks | zero-shot | plain logistic | prompt prior | prior - zero-shot | skipped task-draws |",
-            "|---:|---:|---:|---:|---:|---:|---:|",
+            "Macro-F1 on the test speakers (mean over tasks, then mean ± std over draws):",
+            "",
+            "| k | tasks | " + " | ".join(METHODS) + " | skipped task-draws |",
+            "|---:|---:|" + "---:|" * len(METHODS) + "---:|",
         ]
         for k, row in s["summary"].items():
 
@@ -182,13 +227,25 @@ def markdown(result: dict[str, Any]) -> str:
                 v = row[m]
                 return "—" if v["mean"] is None else f"{v['mean']:.3f} ± {v['std']:.3f}"
 
-            d = row["prior_minus_zero_shot"]
             lines.append(
-                f"| {k} | {row['n_tasks']} | {cell('zero_shot')} | {cell('plain')} | {cell('prior')} | "
-                f"{'—' if d is None else f'{d:+.3f}'} | {row['skipped_task_draws']} |"
+                f"| {k} | {row['n_tasks']} | "
+                + " | ".join(cell(m) for m in METHODS)
+                + f" | {row['skipped_task_draws']} |"
             )
-        lines += ["", "Per task (mean over draws; —: not drawable at this k):", ""]
-        lines.append("| task | " + " | ".join(f"k={k} zs / plain / prior" for k in result["ks"]) + " |")
+        lines += ["", "Each method minus zero-shot (paired by task and draw), and what `auto` chose (task-draws):", ""]
+        lines.append("| k | " + " | ".join(shown) + " | auto chose |")
+        lines.append("|---:|" + "---:|" * len(shown) + "---|")
+        for k, row in s["summary"].items():
+            d = row["minus_zero_shot"]
+            cells = ["—" if d[m] is None else f"{d[m]:+.3f}" for m in shown]
+            chose = ", ".join(f"{n} {c}" for n, c in sorted(row["auto_choices"].items(), key=lambda kv: -kv[1]))
+            lines.append(f"| {k} | " + " | ".join(cells) + f" | {chose} |")
+        lines += [
+            "",
+            "Per task (mean over draws; —: not drawable at this k): zero-shot / plain / prompt prior / auto",
+            "",
+        ]
+        lines.append("| task | " + " | ".join(f"k={k}" for k in result["ks"]) + " |")
         lines.append("|---|" + "---|" * len(result["ks"]))
         for task, runs in s["tasks"].items():
             cells = []
@@ -197,7 +254,9 @@ def markdown(result: dict[str, Any]) -> str:
                 if not done:
                     cells.append("—")
                     continue
-                cells.append(" / ".join(f"{np.mean([r[m] for r in done]):.2f}" for m in METHODS))
+                cells.append(
+                    " / ".join(f"{np.mean([r[m] for r in done]):.2f}" for m in ("zero_shot", "plain", "prior", "auto"))
+                )
             lines.append(f"| {task} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -210,19 +269,22 @@ def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(result["suites"])
-    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.2), squeeze=False)
     styles = {
-        "zero_shot": ("zero-shot (prompts)", "k--"),
-        "plain": ("plain logistic", "C1-o"),
-        "prior": ("prompt prior", "C0-s"),
+        "zero_shot": "k--",
+        "plain": "C1-o",
+        "prior": "C0-s",
+        "calibrated": "C2-^",
+        "calibrated_prior": "C4-v",
+        "auto": "C3-D",
     }
     for ax, name in zip(axes[0], names, strict=True):
         s = result["suites"][name]["summary"]
-        ks = [int(k) for k in s if s[k]["prior"]["mean"] is not None]
-        for m, (label, fmt) in styles.items():
+        ks = [int(k) for k in s if s[k]["auto"]["mean"] is not None]
+        for m, fmt in styles.items():
             mean = [s[str(k)][m]["mean"] for k in ks]
             std = [s[str(k)][m]["std"] for k in ks]
-            ax.errorbar(ks, mean, yerr=std, fmt=fmt, label=label, capsize=3)
+            ax.errorbar(ks, mean, yerr=std, fmt=fmt, label=LABELS[m], capsize=3, lw=2.2 if m == "auto" else 1.2)
         ax.set_xscale("log")
         ax.set_xticks(ks)
         ax.set_xticklabels([str(k) for k in ks])
@@ -230,7 +292,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
         ax.set_ylabel("macro-F1, mean over tasks")
         ax.set_title(name)
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right")
+        ax.legend(loc="lower right", fontsize=7)
     fig.suptitle(f"{result['model_id']}: site adaptation, {result['draws']} speaker-disjoint draws")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -265,18 +327,30 @@ def main() -> None:
     args.ks = [int(k) for k in args.ks.split(",")]
     args.cs = list(DEFAULT_CS)
 
-    from slap_edge.bundle import load_bundle, resolve_bundle_path
+    from slap_edge.bundle_reader import load_bundle, resolve_bundle_path
+    from slap_edge.fingerprints import files_hash
+    from slap_edge.provenance import provenance
 
-    bundle = load_bundle(resolve_bundle_path(args.bundle))
+    bundle_path = resolve_bundle_path(args.bundle)
+    bundle = load_bundle(bundle_path)
     t0 = time.time()
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
+    record = provenance(model=bundle_path, made_by=["python", *sys.argv])
+    suites = [spec.partition("=") for spec in args.suite]
+    for spec, (_, _, path) in zip(args.suite, suites, strict=True):
+        if not path or not (Path(path) / "suite.json").is_file():
+            raise SystemExit(f"--suite {spec!r}: write NAME=SUITE_DIR with a suite folder (suite.json, clips.jsonl)")
+    # Several suites: their names joined, and one hash over all their suite.json and clips.jsonl (each suite's own
+    # hash is under suites.NAME.suite_hash).
+    record["suite"] = ",".join(name for name, _, _ in suites)
+    record["suite_hash"] = files_hash([Path(p) / f for _, _, p in suites for f in ("suite.json", "clips.jsonl")])
     result: dict[str, Any] = {
         "bundle": str(args.bundle),
         "model_id": bundle.model_id,
-        "commit": commit,
+        "commit": record["commit"],
         "command": "python " + " ".join(sys.argv),
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "provenance": record,
         "ks": args.ks,
         "draws": args.draws,
         "min_test": args.min_test,
@@ -284,10 +358,7 @@ def main() -> None:
         "criterion": args.criterion,
         "suites": {},
     }
-    for spec in args.suite:
-        name, _, path = spec.partition("=")
-        if not path:
-            raise SystemExit(f"--suite {spec!r}: write NAME=SUITE_DIR")
+    for name, _, path in suites:
         suite, audio, row_of, text_of = embed_cached(args.bundle, Path(path), args.cache)
         per_task: dict[str, dict[int, list[dict[str, Any]]]] = {}
         for task in suite.tasks:
@@ -305,17 +376,19 @@ def main() -> None:
             )
         result["suites"][name] = {
             "path": str(path),
+            "suite_hash": files_hash([Path(path) / "suite.json", Path(path) / "clips.jsonl"]),
             "n_tasks": len(suite.tasks),
             "summary": summarise(per_task, args.ks, args.draws),
             "tasks": {t: {str(k): v for k, v in runs.items()} for t, runs in per_task.items()},
         }
         for k, row in result["suites"][name]["summary"].items():
-            print(name, k, {m: row[m]["mean"] for m in METHODS}, f"prior-zs {row['prior_minus_zero_shot']}", flush=True)
-    result["wall_s"] = time.time() - t0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
-    plot(result, args.out.with_suffix(".png"))
+            print(name, k, {m: round(row[m]["mean"], 3) for m in METHODS}, row["auto_choices"], flush=True)
+        # Written after every suite, so a long run leaves what it has measured.
+        result["wall_s"] = time.time() - t0
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+        args.out.with_suffix(".md").write_text(markdown(result))
+        plot(result, args.out.with_suffix(".png"))
     print(f"wrote {args.out}.json/.md/.png")
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from slap_edge.adapt.heads import load_heads
-from slap_edge.bundle import load_bundle
+from slap_edge.bundle_reader import load_bundle
 from slap_edge.prompts import load_prompts
 from slap_edge.runtime.engine import Engine
 from slap_edge.runtime.text import embed_prompts

@@ -75,7 +75,7 @@ def torch_row(name: str, run_dir: Path, suite, window: np.ndarray, torchao: bool
 
 
 def onnx_row(name: str, bundle_path: Path, suite, window: np.ndarray) -> dict:
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
     from slap_edge.eval.embedders import bundle_source
     from slap_edge.eval.runner import evaluate_suite
     from slap_edge.export.onnx import create_session
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if bundle_fp32 is None:
         import tempfile
 
-        from slap_edge.export.bundle import export_bundle
+        from slap_edge.export.bundle_writer import export_bundle
 
         # A fresh export of this --student every time: a cached one could belong to another student.
         bundle_fp32 = Path(tempfile.mkdtemp(prefix="slap-edge-compression-")) / "fp32"

@@ -47,7 +47,7 @@ def export_random_student(name: str, folder: Path, seconds: float) -> Path:
     import torch
 
     from slap_edge.bench.schedule import make_schedule
-    from slap_edge.export.bundle import export_bundle
+    from slap_edge.export.bundle_writer import export_bundle
     from slap_edge.models import create_model
 
     torch.manual_seed(0)

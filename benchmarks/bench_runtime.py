@@ -69,7 +69,7 @@ def make_speech(path: Path, seconds: float) -> None:
 def make_student(name: str, out: Path, int8: bool) -> Path:
     import torch
 
-    from slap_edge.export.bundle import export_bundle
+    from slap_edge.export.bundle_writer import export_bundle
     from slap_edge.models import create_model
 
     torch.manual_seed(0)
@@ -83,7 +83,7 @@ def make_student(name: str, out: Path, int8: bool) -> Path:
 def per_hop(
     bundle_path: Path, prompts: Path | None, bank: Path | None, wav: Path, threads: int, hop_s: float | None
 ) -> dict:
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
     from slap_edge.runtime import create_listener
     from slap_edge.runtime.sources import read_audio
 

@@ -201,7 +201,7 @@ def cases(py: str, kiosk_py: str | None) -> list[Case]:
 
 
 def run(code: Path, python: str, kiosk_python: str | None) -> list[dict]:
-    from slap_edge.bundle import default_bundle_path
+    from slap_edge.bundle_reader import default_bundle_path
 
     results = []
     for case in cases(python, kiosk_python):

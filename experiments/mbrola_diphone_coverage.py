@@ -1,6 +1,6 @@
 """Share of diphones each installed MBROLA voice lacks for its language, as the corpus renders it.
 
-For each voice of `slap_edge.data.voices.MBROLA_VOICES` whose database is installed (excluded ones included, so the
+For each voice of `slap_edge.data.engines.MBROLA_VOICES` whose database is installed (excluded ones included, so the
 exclusions can be checked), six Faker sentences of its language go through espeak-ng's phoneme stream, the
 renames and plain-vowel fallbacks the corpus applies, and mbrola; every "unknown" diphone warning that remains is a
 gap mbrola fills with silence. The share is gaps / diphones over the six sentences.
@@ -16,10 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from slap_edge.data.sentences import make_sentence
-from slap_edge.data.voices import (
+from slap_edge.data.engines import (
     _UNKNOWN_DIPHONE,
-    LANGUAGE_BY_CODE,
     MBROLA_DIR,
     MBROLA_EXCLUDED,
     MBROLA_VOICES,
@@ -27,6 +25,8 @@ from slap_edge.data.voices import (
     espeak_phonemes,
     render_mbrola,
 )
+from slap_edge.data.languages import LANGUAGE_BY_CODE
+from slap_edge.data.sentences import make_sentence
 
 
 def coverage(name: str, language: str, sentences: int = 6) -> dict[str, float | int]:

@@ -12,7 +12,7 @@ training clips) is fitted three ways:
 
 ``heard`` well above ``large`` means the model fits its training speakers and does not carry that to new ones; both
 near ``suite`` means the labels, not the embedding, limit the probe. Tasks are matched to the corpus by the rules of
-`slap_edge.data.suite_builder` (its controls and strata too), so only suites of those task names are accepted.
+`slap_edge.data.suite_tasks` (its controls and strata too), so only suites of those task names are accepted.
 
     python experiments/probe_ceiling.py RUN_OR_BUNDLE CORPUS SUITE [--exclude-holdout HOLDOUT.json] [--json OUT]
 """
@@ -28,8 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from slap_edge.data.holdout import read_holdout
 from slap_edge.data.manifest import read_manifest, resolve_audio
-from slap_edge.data.suite_builder import TASKS, TaskSpec, _build_task, language_task, read_holdout
+from slap_edge.data.suite_builder import _build_task
+from slap_edge.data.suite_tasks import TASKS, TaskSpec, language_task
 from slap_edge.eval.embedders import load_embedding_source
 from slap_edge.eval.metrics import macro_f1
 from slap_edge.eval.runner import embed_suite, fit_probe, linear_probe_predict

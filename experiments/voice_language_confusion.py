@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from slap_edge.data.captions import language_name
+from slap_edge.data.languages import language_name
 from slap_edge.data.manifest import MANIFEST_NAME, read_manifest, resolve_audio
 from slap_edge.eval.embedders import load_embedding_source
 from slap_edge.eval.runner import zero_shot_predict

@@ -41,9 +41,9 @@ _LAZY = {
     "AudioSourceError": "slap_edge.runtime.sources",
     "DecisionConfig": "slap_edge.runtime.decision",
     "EnergyGate": "slap_edge.runtime.gate",
-    "Bundle": "slap_edge.bundle",
-    "BundleError": "slap_edge.bundle",
-    "load_bundle": "slap_edge.bundle",
+    "Bundle": "slap_edge.bundle_reader",
+    "BundleError": "slap_edge.bundle_reader",
+    "load_bundle": "slap_edge.bundle_reader",
     "PromptSet": "slap_edge.prompts",
     "PromptBank": "slap_edge.prompts",
     "PromptsError": "slap_edge.prompts",
@@ -86,7 +86,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from slap_edge.api import create_listener
-    from slap_edge.bundle import Bundle, BundleError, load_bundle
+    from slap_edge.bundle_reader import Bundle, BundleError, load_bundle
     from slap_edge.prompt_sets import builtin_prompt_sets, resolve_prompts
     from slap_edge.prompts import PromptBank, PromptsError, PromptSet, load_prompts, parse_prompts
     from slap_edge.runtime.decision import DecisionConfig

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from slap_edge.bundle import Bundle
+    from slap_edge.bundle_reader import Bundle
     from slap_edge.prompts import PromptBank, PromptSet
     from slap_edge.runtime.decision import DecisionConfig
     from slap_edge.runtime.gate import EnergyGate

@@ -11,6 +11,9 @@ and `benchmarks/leaderboard.py` builds `benchmarks/results/leaderboard.csv` from
 - ``corpus_fingerprint``: sha256 of the training corpus's manifest.jsonl, where the run's config.json names a corpus
   that is present here; else ``unknown``.
 - ``suite``, ``suite_hash``: the suite's name and the sha256 of its suite.json and clips.jsonl (``n/a`` without one).
+
+The hashes are computed by `slap_edge.fingerprints` (``json_hash``, ``corpus_fingerprint``, ``suite_fingerprint``),
+which says exactly what each covers; a bundle's record uses the same suite fingerprint.
 - ``machine``: CPU model and usable cores, with the GPU when one was used.
 
 ``unknown`` means it was not recorded or cannot be read here; ``n/a`` means it does not apply. Nothing is guessed.
@@ -19,7 +22,6 @@ and `benchmarks/leaderboard.py` builds `benchmarks/results/leaderboard.csv` from
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import shlex
 import subprocess
@@ -27,9 +29,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from slap_edge.fingerprints import corpus_fingerprint, json_hash, suite_fingerprint
+
 UNKNOWN = "unknown"
 NOT_APPLICABLE = "n/a"
-HASH_CHARS = 16
 PROVENANCE_KEYS = (
     "date",
     "commit",
@@ -41,25 +44,6 @@ PROVENANCE_KEYS = (
     "suite_hash",
     "machine",
 )
-
-
-def short_sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:HASH_CHARS]
-
-
-def json_hash(obj: Any) -> str:
-    """Hash of the canonical JSON of ``obj`` (sorted keys, compact), so formatting never changes it."""
-    return short_sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
-
-
-def files_hash(paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for path in paths:
-        h.update(path.name.encode() + b"\0")
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()[:HASH_CHARS]
 
 
 def git_commit(where: Path | None = None) -> str:
@@ -112,7 +96,7 @@ def model_hashes(model: str | Path | None) -> dict[str, str]:
         return {k: NOT_APPLICABLE for k in out}
     path = Path(model)
     if str(model) == "default":
-        from slap_edge.bundle import default_bundle_path
+        from slap_edge.bundle_reader import default_bundle_path
 
         path = default_bundle_path()
     config_path = path / "config.json"
@@ -124,9 +108,9 @@ def model_hashes(model: str | Path | None) -> dict[str, str]:
                 out["recipe_hash"] = json_hash(config["recipe"])
             if isinstance(config.get("model"), dict):
                 out["model_config_hash"] = json_hash(config["model"])
-            corpus = Path(str(config.get("data", ""))) / "manifest.jsonl"
-            if config.get("data") and corpus.is_file():
-                out["corpus_fingerprint"] = files_hash([corpus])
+            corpus = Path(str(config.get("data", "")))
+            if config.get("data") and (corpus / "manifest.jsonl").is_file():
+                out["corpus_fingerprint"] = corpus_fingerprint(corpus)
         elif manifest_path.is_file():
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             out["model_config_hash"] = json_hash({"model": manifest.get("model"), "audio": manifest.get("audio")})
@@ -140,10 +124,9 @@ def suite_hashes(suite: str | Path | None) -> dict[str, str]:
         return {"suite": NOT_APPLICABLE, "suite_hash": NOT_APPLICABLE}
     path = Path(suite)
     name = path.name
-    files = [path / "suite.json", path / "clips.jsonl"]
     try:
-        name = str(json.loads(files[0].read_text(encoding="utf-8")).get("name") or name)
-        return {"suite": name, "suite_hash": files_hash(files)}
+        name = str(json.loads((path / "suite.json").read_text(encoding="utf-8")).get("name") or name)
+        return {"suite": name, "suite_hash": suite_fingerprint(path)}
     except (OSError, ValueError):
         return {"suite": name, "suite_hash": UNKNOWN}
 

@@ -32,8 +32,8 @@ def base_venv() -> Path:
 
 def test_runtime_imports_without_torch(base_venv: Path) -> None:
     code = (
-        "import sys, slap_edge.runtime, slap_edge.bundle, slap_edge.prompts, slap_edge.scoring, slap_edge.frontend, "
-        "slap_edge.cli; bad = [m for m in ('torch', 'timm', 'onnx') if m in sys.modules]; "
+        "import sys, slap_edge.runtime, slap_edge.bundle_reader, slap_edge.prompts, slap_edge.scoring, "
+        "slap_edge.frontend, slap_edge.cli; bad = [m for m in ('torch', 'timm', 'onnx') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     out = subprocess.run([str(base_venv / "bin" / "python"), "-c", code], capture_output=True, text=True)

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from slap_edge.bundle import default_bundle_path, load_bundle
+from slap_edge.bundle_reader import default_bundle_path, load_bundle
 from slap_edge.cli import app
 from slap_edge.demo import DEMO_PROMPTS, DEMO_RECORDING, demo_arguments
 from slap_edge.prompt_sets import builtin_prompt_sets

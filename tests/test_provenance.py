@@ -97,3 +97,23 @@ def test_cli_command_line_is_recorded(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.stdout.strip() == "['slap-edge', 'eval', '--suite', 'a b']", out.stderr
+
+
+def test_one_module_hashes_in_the_formats_of_the_committed_records(tmp_path: Path) -> None:
+    """slap_edge.fingerprints computes what provenance blocks and bundle records held before it existed: the
+    committed values keep their meaning."""
+    import hashlib
+
+    from slap_edge.fingerprints import corpus_fingerprint, json_hash, sha256_json, suite_fingerprint
+
+    config = {"name": "teacher-tiny", "audio": {"width": 64, "patch_size": [16, 8]}, "window_s": 1.0}
+    # The bundle record's former formula (json.dumps default escaping) and the provenance block's (16 hex digits).
+    old_record = hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert sha256_json(config) == old_record and json_hash(config) == old_record[:16]
+    suite = demo_suite(tmp_path / "suite")
+    suite_bytes = b"".join(n.encode() + b"\0" + (suite / n).read_bytes() for n in ("suite.json", "clips.jsonl"))
+    assert suite_fingerprint(suite) == hashlib.sha256(suite_bytes).hexdigest()[:16] == suite_hashes(suite)["suite_hash"]
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "manifest.jsonl").write_text('{"id": "a"}\n')
+    manifest_bytes = b"manifest.jsonl\0" + (tmp_path / "corpus" / "manifest.jsonl").read_bytes()
+    assert corpus_fingerprint(tmp_path / "corpus") == hashlib.sha256(manifest_bytes).hexdigest()[:16]

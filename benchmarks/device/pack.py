@@ -26,8 +26,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from slap_edge.data.captions import clip_seed, make_captions
+from slap_edge.data.holdout import holdout_patterns
 from slap_edge.data.manifest import ClipRecord, resolve_audio, write_manifest
-from slap_edge.data.suite_builder import holdout_patterns
 from slap_edge.models.text import minilm_dir, tokenize
 from slap_edge.train.data import load_split
 
@@ -124,12 +124,14 @@ def main() -> None:
     kept = pack_corpus(args.corpus, args.out, args.train, args.test, args.window_s, args.seed, exclude, args.audio)
     corpus_seed = json.loads((args.corpus / "synth.json").read_text())["seed"]
     ids = caption_token_ids(kept, corpus_seed, args.caption_epochs)
-    # Every word written in the caption tables and the suite builder's prompts, so prompts and rare phrasings are kept.
+    # Every word written in the caption tables, the language names and the suite tasks' prompts, so prompts and rare
+    # phrasings are kept.
     import slap_edge.data.captions as captions_module
-    import slap_edge.data.suite_builder as suite_module
+    import slap_edge.data.languages as languages_module
+    import slap_edge.data.suite_tasks as suite_module
 
     words = []
-    for module in (captions_module, suite_module):
+    for module in (captions_module, languages_module, suite_module):
         words.extend(Path(module.__file__).read_text().replace("\n", " ").split())
     chunks = [" ".join(words[j : j + 10]) for j in range(0, len(words), 10)]
     for i in range(0, len(chunks), 1024):

@@ -21,7 +21,14 @@ def adapt(
     prompts: Path | None = typer.Option(
         None, "--prompts", "-p", help="prompts.txt whose sections and labels are the prior (suites bring their own)."
     ),
-    variant: str = typer.Option("prior", "--variant", help="What to store: prior (prompt prior) or plain."),
+    variant: str = typer.Option(
+        "prior",
+        "--variant",
+        help="Head to store where prompts exist: prior (MAP pulled toward the prompts, c by speaker-grouped CV; the "
+        "best on the project's suites), auto (the best cross-validated of zero-shot, calibrated, prior and "
+        "calibrated+prior; zero-shot unless another is strictly better), calibrated (the prompts with a fitted scale "
+        "and per-label offset, or zero-shot when that shows no gain) or plain (no prompts).",
+    ),
     target_far: float = typer.Option(
         0.01, "--target-far", help="False-alarm rate each label's calibrated threshold aims at (0 = none)."
     ),
@@ -36,7 +43,7 @@ def adapt(
     from slap_edge.adapt.fit import AdaptConfig
     from slap_edge.adapt.heads import HeadsError
     from slap_edge.adapt.site import adapt_site
-    from slap_edge.bundle import BundleError
+    from slap_edge.bundle_reader import BundleError
     from slap_edge.prompts import PromptsError, load_prompts
 
     try:
@@ -50,7 +57,7 @@ def adapt(
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(result.table())
-    names = ", ".join(f"[{s.name}] {s.info['variant']}" for s in result.heads.sections)
+    names = ", ".join(f"[{s.name}] {s.info['head']}" for s in result.heads.sections)
     typer.echo(f"wrote {out}: {len(result.heads.sections)} section(s) ({names}), model {result.heads.model_id}")
 
 

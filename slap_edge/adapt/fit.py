@@ -22,17 +22,24 @@ from typing import Any
 import numpy as np
 
 from slap_edge.adapt.heads import SectionHead
-from slap_edge.adapt.logistic import LinearHead, fit_softmax_regression
+from slap_edge.adapt.logistic import LinearHead, clip_span, fit_logit_calibration, fit_softmax_regression
 from slap_edge.eval.metrics import macro_f1
 
 DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
-VARIANTS = ("prior", "plain")
+# What `adapt` may store: ``prior`` (the default) the MAP head pulled toward the prompts, ``auto`` the best of the
+# prompt heads by cross-validation (falling back to zero-shot), ``calibrated`` zero-shot with a fitted scale and
+# offsets (or zero-shot itself when that shows no gain), ``plain`` logistic regression without prompts.
+# benchmarks/results/adapt/ measures them: ``prior`` was the best on the project's suites.
+VARIANTS = ("prior", "auto", "calibrated", "plain")
+# The prompt heads `auto` chooses among, simplest first.
+CANDIDATES = ("zero_shot", "calibrated", "prior", "calibrated_prior")
 CRITERIA = ("guarded", "log_loss", "f1")
 
 
 @dataclasses.dataclass(frozen=True)
 class AdaptConfig:
-    """How heads are fitted. ``variant`` is what the heads file stores: ``prior`` (where prompts exist) or ``plain``."""
+    """How heads are fitted. ``variant`` (`VARIANTS`) says which head the file stores where the section has prompts;
+    without prompts it is always ``plain``."""
 
     variant: str = "prior"
     cs: tuple[float, ...] = DEFAULT_CS
@@ -91,6 +98,13 @@ def _weights(y: np.ndarray, n_classes: int, balanced: bool) -> np.ndarray:
     return len(y) / (present * counts[y])
 
 
+def calibrated_head(x: np.ndarray, y: np.ndarray, prior: np.ndarray, balanced: bool = True) -> LinearHead:
+    """The zero-shot head recalibrated: ``a * prior`` and biases ``b`` by `fit_logit_calibration` (the prompts'
+    directions kept, their sharpness and each label's offset fitted)."""
+    a, b = fit_logit_calibration(x @ prior.T, y, _weights(y, prior.shape[0], balanced))
+    return LinearHead((a * prior).astype(np.float32), b.astype(np.float32))
+
+
 def fit_head(
     x: np.ndarray,
     y: np.ndarray,
@@ -99,14 +113,23 @@ def fit_head(
     prior: np.ndarray | None,
     balanced: bool = True,
     bias_c: float | None = None,
+    recalibrate: bool = False,
 ) -> LinearHead:
-    """One head: ``prior`` [C, D] (logit-scaled prompt vectors) pulls weights and biases; None fits plainly."""
+    """One head: ``prior`` [C, D] (logit-scaled prompt vectors) pulls weights and biases; None fits plainly.
+
+    With ``recalibrate`` the pull is toward the recalibrated zero-shot head (`calibrated_head`) instead of the raw
+    prompts: the clips first set the prompts' scale and offsets (two or three numbers), then move the directions."""
+    prior_bias = None
+    if recalibrate and prior is not None:
+        centre = calibrated_head(x, y, prior, balanced)
+        prior, prior_bias = centre.weights.astype(np.float64), centre.bias.astype(np.float64)
     return fit_softmax_regression(
         x,
         y,
         n_classes,
         c,
         prior_weights=prior,
+        prior_bias=prior_bias,
         penalise_bias=prior is not None,
         sample_weight=_weights(y, n_classes, balanced),
         bias_c=bias_c,
@@ -121,6 +144,7 @@ def out_of_fold(
     prior: np.ndarray | None,
     folds: list[tuple[np.ndarray, np.ndarray]],
     balanced: bool = True,
+    recalibrate: bool = False,
 ) -> np.ndarray:
     """Held-out probabilities [n, C]; NaN rows where a fold cannot be fitted (a plain head whose training clips
     lack a class)."""
@@ -129,8 +153,18 @@ def out_of_fold(
         present = np.unique(y[train])
         if prior is None and len(present) < n_classes:
             continue
-        head = fit_head(x[train], y[train], n_classes, c, prior, balanced)
+        head = fit_head(x[train], y[train], n_classes, c, prior, balanced, recalibrate=recalibrate)
         out[test] = head.probs(x[test])
+    return out
+
+
+def out_of_fold_calibrated(
+    x: np.ndarray, y: np.ndarray, prior: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], balanced: bool = True
+) -> np.ndarray:
+    """Held-out probabilities [n, C] of `calibrated_head`."""
+    out = np.full((len(y), prior.shape[0]), np.nan)
+    for train, test in folds:
+        out[test] = calibrated_head(x[train], y[train], prior, balanced).probs(x[test])
     return out
 
 
@@ -161,6 +195,7 @@ def choose_c(
     cs: tuple[float, ...],
     balanced: bool = True,
     criterion: str = "guarded",
+    recalibrate: bool = False,
 ) -> tuple[float, np.ndarray | None, bool]:
     """The c of ``cs`` chosen by speaker-grouped cross-validation, its out-of-fold probabilities, and whether
     cross-validation could decide (else the middle of the grid, and None). Ties go to the smaller c (the stronger
@@ -170,10 +205,34 @@ def choose_c(
     (the lowest log-loss among the c whose macro-F1 is no lower than the smallest c's). Log-loss alone may move the
     boundary toward the few adaptation speakers for a calibration gain; F1 alone is coarse with tens of clips and
     almost always ties back to the prior; the guard keeps log-loss's gains where the held-out F1 does not drop."""
+    order = sorted(cs)
+    oofs = {c: np.full((len(y), n_classes), np.nan) for c in order}
+    # Folds outside, c inside: the clips' span and the recalibrated centre depend on the fold only.
+    for train, test in folds:
+        if prior is None and len(np.unique(y[train])) < n_classes:
+            continue  # a plain head cannot be fitted without every label (NaN rows)
+        centre, centre_bias = prior, None
+        if recalibrate and prior is not None:
+            recal = calibrated_head(x[train], y[train], prior, balanced)
+            centre, centre_bias = recal.weights.astype(np.float64), recal.bias.astype(np.float64)
+        span = clip_span(x[train])
+        for c in order:
+            head = fit_softmax_regression(
+                x[train],
+                y[train],
+                n_classes,
+                c,
+                prior_weights=centre,
+                prior_bias=centre_bias,
+                penalise_bias=prior is not None,
+                sample_weight=_weights(y[train], n_classes, balanced),
+                span=span,
+            )
+            oofs[c][test] = head.probs(x[test])
     best: tuple[float, float, np.ndarray] | None = None
     floor: float | None = None  # guarded: the F1 of the strongest pull, which a looser c must not lose
-    for c in sorted(cs):
-        oof = out_of_fold(x, y, n_classes, c, prior, folds, balanced)
+    for c in order:
+        oof = oofs[c]
         f1 = oof_macro_f1(oof, y, n_classes)
         if f1 is None:
             continue
@@ -190,6 +249,85 @@ def choose_c(
     if best is None:
         return sorted(cs)[(len(cs) - 1) // 2], None, False
     return best[0], best[2], True
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """One prompt-based head cross-validated on the adaptation clips: ``c`` is None for the heads without one."""
+
+    name: str
+    c: float | None
+    oof: np.ndarray | None  # out-of-fold probabilities [n, C] (zero-shot: its plain probabilities; no fitting)
+    cv_f1: float | None
+    cv_log_loss: float | None
+
+
+def cross_validate_candidates(
+    x: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    prior: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    cs: tuple[float, ...],
+    balanced: bool = True,
+    criterion: str = "guarded",
+    names: tuple[str, ...] = CANDIDATES,
+) -> dict[str, Candidate]:
+    """The heads built on the prompts (`CANDIDATES`), each with its out-of-fold scores on the same folds; ``c`` of
+    the two MAP heads chosen by `choose_c`.
+
+    Only folds whose training clips hold every label are used: a head fitted on one label's clips (one speaker per
+    label leaves nothing else once a speaker is held out) learns only to say that label, so its held-out score would
+    say nothing about the head fitted on all clips. Without such folds no candidate has scores (`select_candidate`
+    then keeps zero-shot); zero-shot is scored on the same clips as the others."""
+    folds = [(train, test) for train, test in folds if len(np.unique(y[train])) == n_classes]
+    out: dict[str, Candidate] = {}
+
+    def make(name: str, c: float | None, oof: np.ndarray | None) -> Candidate:
+        if oof is None:
+            return Candidate(name, c, None, None, None)
+        return Candidate(name, c, oof, oof_macro_f1(oof, y, n_classes), balanced_log_loss(oof, y))
+
+    for name in names:
+        if name == "zero_shot":
+            zs = np.full((len(y), n_classes), np.nan)
+            for _, test in folds:
+                zs[test] = LinearHead(prior.astype(np.float32), np.zeros(n_classes, np.float32)).probs(x[test])
+            out[name] = make(name, None, zs if folds else None)
+        elif name == "calibrated":
+            out[name] = make(name, None, out_of_fold_calibrated(x, y, prior, folds, balanced) if folds else None)
+        elif name in ("prior", "calibrated_prior"):
+            c, oof, _ = choose_c(x, y, n_classes, prior, folds, cs, balanced, criterion, name == "calibrated_prior")
+            out[name] = make(name, c, oof)
+        else:
+            raise ValueError(f"unknown candidate {name!r}; known: {CANDIDATES}")
+    return out
+
+
+def select_candidate(candidates: dict[str, Candidate]) -> str:
+    """The guarded choice among the cross-validated prompt heads: zero-shot unless another reaches a strictly
+    higher cross-validated macro-F1; among those, the highest, ties to the simpler (`CANDIDATES` order)."""
+    best, best_f1 = "zero_shot", candidates["zero_shot"].cv_f1 if "zero_shot" in candidates else None
+    if best_f1 is None:
+        return best
+    for name in CANDIDATES[1:]:
+        cand = candidates.get(name)
+        if cand is not None and cand.cv_f1 is not None and cand.cv_f1 > best_f1 + 1e-9:
+            best, best_f1 = name, cand.cv_f1
+    return best
+
+
+def fit_candidate(
+    name: str, x: np.ndarray, y: np.ndarray, n_classes: int, c: float | None, prior: np.ndarray, balanced: bool = True
+) -> LinearHead:
+    """The head ``name`` of `CANDIDATES` fitted on all the clips (``c`` for the MAP heads)."""
+    if name == "zero_shot":
+        return LinearHead(prior.astype(np.float32), np.zeros(n_classes, np.float32))
+    if name == "calibrated":
+        return calibrated_head(x, y, prior, balanced)
+    if name in ("prior", "calibrated_prior") and c is not None:
+        return fit_head(x, y, n_classes, c, prior, balanced, recalibrate=name == "calibrated_prior")
+    raise ValueError(f"cannot fit candidate {name!r} with c={c}")
 
 
 def calibrate(
@@ -260,30 +398,54 @@ def fit_section(
         pred = [labels[i] for i in np.argmax(probs[ok], axis=1)]
         return macro_f1([y_labels[i] for i in np.flatnonzero(ok)], pred, list(labels)), int(ok.sum())
 
-    cv: dict[str, Any] = {}
+    cv: dict[str, Any] = {name: None for name in ("zero_shot", "plain", *CANDIDATES[1:])}
+    c_plain, oof_plain, decided_plain = choose_c(x, y, n_classes, None, folds, cfg.cs, cfg.balanced, cfg.criterion)
+    cv["plain"], cv["plain_clips"] = f1_of(oof_plain)
+    candidates: dict[str, Candidate] = {}
     if prior is not None:
         zs = (x @ prior.T).argmax(axis=1)  # the zero-shot decision; no fitting, so no folds
         cv["zero_shot"] = macro_f1(y_labels, [labels[i] for i in zs], list(labels))
+        candidates = cross_validate_candidates(x, y, n_classes, prior, folds, cfg.cs, cfg.balanced, cfg.criterion)
+        for cand in candidates.values():
+            if cand.name != "zero_shot":
+                cv[cand.name], cv[f"{cand.name}_clips"] = f1_of(cand.oof)
+    why = None
+    if prior is None:
+        chosen = "plain"
+        why = "no prompts for every label of this section" if cfg.variant != "plain" else None
+    elif cfg.variant == "plain":
+        chosen = "plain"
+    elif cfg.variant == "prior":
+        chosen = "prior"
+    elif cfg.variant == "calibrated":
+        chosen = select_candidate({n: candidates[n] for n in ("zero_shot", "calibrated")})
     else:
-        cv["zero_shot"] = None
-    chosen: dict[str, tuple[float, np.ndarray | None, bool]] = {}
-    for variant in VARIANTS:
-        if variant == "prior" and prior is None:
-            cv["prior"] = None
-            continue
-        c, oof, decided = choose_c(
-            x, y, n_classes, prior if variant == "prior" else None, folds, cfg.cs, cfg.balanced, cfg.criterion
+        chosen = select_candidate(candidates)
+    if prior is not None and cfg.variant in ("auto", "calibrated"):
+        pool = CANDIDATES if cfg.variant == "auto" else ("zero_shot", "calibrated")
+        why = (
+            "cross-validation showed no gain over the prompts (or could not be run), so the zero-shot head is kept"
+            if chosen == "zero_shot"
+            else f"highest cross-validated macro-F1 of {', '.join(pool)}"
         )
-        chosen[variant] = (c, oof, decided)
-        cv[variant], cv[f"{variant}_clips"] = f1_of(oof)
-    variant = cfg.variant if cfg.variant in chosen else "plain"
-    c, oof, decided = chosen[variant]
-    head = fit_head(x, y, n_classes, c, prior if variant == "prior" else None, cfg.balanced)
+    if chosen == "plain":
+        c, oof, decided = c_plain, oof_plain, decided_plain
+        head = fit_head(x, y, n_classes, c, None, cfg.balanced)
+    else:
+        cand = candidates[chosen]
+        c, oof = cand.c, cand.oof
+        decided = bool(folds)
+        head = fit_candidate(chosen, x, y, n_classes, c, prior, cfg.balanced)
+        if chosen == "zero_shot":
+            oof = head.probs(x)  # nothing fitted, so the clips' own scores are held-out scores
     info: dict[str, Any] = {
-        "variant": variant,
-        "why": None if variant == cfg.variant else "no prompts for every label of this section",
+        "variant": cfg.variant if prior is not None else "plain",
+        "head": chosen,
+        "why": why,
         "c": c,
-        "c_chosen_by": f"cross-validation ({cfg.criterion})"
+        "c_chosen_by": None
+        if c is None
+        else f"cross-validation ({cfg.criterion})"
         if decided
         else "default (cross-validation impossible with these speakers)",
         "n_clips": len(y_labels),

@@ -38,6 +38,13 @@ class LinearHead:
         return softmax64(self.logits(x))
 
 
+def clip_span(x: np.ndarray) -> np.ndarray:
+    """An orthonormal basis [D, r] of the span of the rows of ``x`` [n, D]."""
+    _, s, vt = np.linalg.svd(np.asarray(x, dtype=np.float64), full_matrices=False)
+    r = int(np.sum(s > s[0] * 1e-10)) if s.size and s[0] > 0 else 0
+    return vt[:r].T
+
+
 def softmax64(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -56,8 +63,11 @@ def fit_softmax_regression(
     bias_c: float | None = None,
     tol: float = 1e-9,
     max_iter: int = 200,
+    span: np.ndarray | None = None,
 ) -> LinearHead:
     """Minimise the objective of the module docstring; ``y`` holds class indices in ``[0, n_classes)``.
+
+    ``span``: `clip_span` of ``x``, when the caller fits the same clips many times (a grid of ``c``).
 
     A class with no clips is allowed only with ``penalise_bias`` (the prior then keeps its head finite). The bias
     penalty is ``1/(2 * bias_c) * ||b - b0||^2`` with ``bias_c`` (default: ``c``).
@@ -83,9 +93,8 @@ def fit_softmax_regression(
         return LinearHead(w0.astype(np.float32), b0.astype(np.float32))
 
     # Coordinates of the clips in an orthonormal basis V [D, r] of their span.
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
-    r = int(np.sum(s > s[0] * 1e-10)) if s.size and s[0] > 0 else 0
-    basis = vt[:r].T
+    basis = clip_span(x) if span is None else span
+    r = basis.shape[1]
     z = np.concatenate([x @ basis, np.ones((n, 1))], axis=1)  # [n, r + 1]: the last column carries the bias
     offset = x @ w0.T + b0  # logits of the prior
     onehot = np.eye(k)[y]
@@ -137,3 +146,68 @@ def fit_softmax_regression(
     weights = w0 + theta[:, :-1] @ basis.T
     bias = b0 + theta[:, -1]
     return LinearHead(weights.astype(np.float32), bias.astype(np.float32))
+
+
+def fit_logit_calibration(
+    logits: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    scale_sd: float = 1.0,
+    bias_sd: float = 4.0,
+    tol: float = 1e-9,
+    max_iter: int = 100,
+) -> tuple[float, np.ndarray]:
+    """A Platt-style recalibration of fixed logits [n, C]: one shared scale ``a`` and one bias per class ``b`` [C],
+    ``softmax(a * logits + b)``, by the MAP estimate under ``a ~ N(1, scale_sd^2)`` and ``b_c ~ N(0, bias_sd^2)``.
+
+    ``C + 1`` unknowns whatever the embedding size, so a handful of clips fix them; the priors keep them finite when
+    the clips are separable and leave ``(1, 0)``, the logits unchanged, when there are no clips.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    if z.ndim != 2 or y.shape != (z.shape[0],):
+        raise ValueError(f"need logits [n, C] and y [n], got {z.shape} and {y.shape}")
+    if not (scale_sd > 0 and bias_sd > 0):
+        raise ValueError(f"scale_sd and bias_sd must be positive, got {scale_sd} and {bias_sd}")
+    n, k = z.shape
+    if y.size and (y.min() < 0 or y.max() >= k):
+        raise ValueError(f"labels must be in [0, {k}), got {sorted(set(y.tolist()))}")
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    onehot = np.eye(k)[y]
+    precision = np.concatenate([[1.0 / scale_sd**2], np.full(k, 1.0 / bias_sd**2)])
+    centre = np.concatenate([[1.0], np.zeros(k)])
+    # d logits_i / d theta: [z_i | I] for theta = (a, b_0 .. b_{C-1}).
+    jac = np.concatenate([z[:, :, None], np.broadcast_to(np.eye(k), (n, k, k))], axis=2)  # [n, C, C + 1]
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        lg = theta[0] * z + theta[1:]
+        lg = lg - lg.max(axis=1, keepdims=True)
+        log_p = lg - np.log(np.exp(lg).sum(axis=1, keepdims=True))
+        value = -float(np.sum(sw * np.sum(onehot * log_p, axis=1))) + 0.5 * float(
+            np.sum(precision * (theta - centre) ** 2)
+        )
+        return value, np.exp(log_p)
+
+    theta = centre.copy()
+    value, p = objective(theta)
+    for _ in range(max_iter):
+        g_logits = (p - onehot) * sw[:, None]  # [n, C]
+        grad = np.einsum("nc,nct->t", g_logits, jac) + precision * (theta - centre)
+        if np.max(np.abs(grad)) < tol * max(1.0, float(sw.sum())):
+            break
+        h_logits = sw[:, None, None] * (p[:, :, None] * np.eye(k) - p[:, :, None] * p[:, None, :])  # [n, C, C]
+        hess = np.einsum("nca,ncd,ndb->ab", jac, h_logits, jac) + np.diag(precision)
+        step = np.linalg.solve(hess, grad)
+        t = 1.0
+        slope = -float(grad @ step)
+        while True:
+            cand = theta - t * step
+            cand_value, cand_p = objective(cand)
+            if cand_value <= value + 1e-4 * t * slope or t < 1e-10:
+                break
+            t *= 0.5
+        converged = value - cand_value < 1e-14 * max(1.0, abs(value))
+        theta, value, p = cand, cand_value, cand_p
+        if converged:
+            break
+    return float(theta[0]), theta[1:].copy()

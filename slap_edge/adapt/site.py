@@ -28,8 +28,9 @@ class AdaptResult:
     def table(self) -> str:
         """The side-by-side comparison a user reads after `slap-edge adapt`."""
         lines = [
-            "| section | clips | speakers | folds | zero-shot F1 | plain F1 | prompt-prior F1 | stored | c |",
-            "|---|---:|---:|---|---:|---:|---:|---|---:|",
+            "| section | clips | speakers | folds | zero-shot F1 | plain F1 | prompt-prior F1 | calibrated F1 "
+            "| calibrated+prior F1 | stored | c |",
+            "|---|---:|---:|---|---:|---:|---:|---:|---:|---|---:|",
         ]
 
         def fmt(v: float | None) -> str:
@@ -37,12 +38,18 @@ class AdaptResult:
 
         for s in self.heads.sections:
             i, cv = s.info, s.info["cv_macro_f1"]
+            scores = " | ".join(
+                fmt(cv.get(n)) for n in ("zero_shot", "plain", "prior", "calibrated", "calibrated_prior")
+            )
+            c = "—" if i.get("c") is None else f"{i['c']:g}"
             lines.append(
-                f"| {s.name} | {i['n_clips']} | {i['n_speakers']} | {i['folds']} | {fmt(cv['zero_shot'])} | "
-                f"{fmt(cv['plain'])} | {fmt(cv['prior'])} | {i['variant']} | {i['c']:g} |"
+                f"| {s.name} | {i['n_clips']} | {i['n_speakers']} | {i['folds']} | {scores} | {i['head']} | {c} |"
             )
         lines.append("")
         lines.append("F1: macro-F1 of held-out speakers' clips (cross-validated; zero-shot needs no folds).")
+        for s in self.heads.sections:
+            if s.info.get("why"):
+                lines.append(f"[{s.name}] stored {s.info['head']}: {s.info['why']}")
         for s in self.heads.sections:
             cal = s.info.get("calibration")
             if isinstance(cal, dict):
@@ -99,7 +106,7 @@ def adapt_site(
     skip_bad: bool = False,
 ) -> AdaptResult:
     """Embed the examples with the bundle, fit one head per section, calibrate, and return the heads."""
-    from slap_edge.bundle import load_bundle, resolve_bundle_path
+    from slap_edge.bundle_reader import load_bundle, resolve_bundle_path
     from slap_edge.eval.embedders import bundle_source
 
     path = resolve_bundle_path(bundle_path)

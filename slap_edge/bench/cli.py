@@ -46,7 +46,7 @@ def bench(
     from slap_edge.bench.report import markdown, print_report, write_json, write_png
     from slap_edge.bench.runner import BenchConfig, BenchError, run_bench
     from slap_edge.bench.schedule import ScheduleError
-    from slap_edge.bundle import BundleError, resolve_bundle_path
+    from slap_edge.bundle_reader import BundleError, resolve_bundle_path
     from slap_edge.prompts import PromptsError
     from slap_edge.provenance import provenance
 

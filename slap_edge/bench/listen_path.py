@@ -193,7 +193,7 @@ def _check_tensorrt() -> None:
 
 def create_engine(spec: ListenPathSpec) -> tuple[Any, dict[str, Any]]:
     """Load the bundle and build the engine for ``spec.backend``; returns it with notes for the report."""
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
     from slap_edge.runtime.engine import Engine
 
     if spec.backend not in BACKENDS:
@@ -243,7 +243,7 @@ def _timed_updates(stream: Any, sink: list[float]) -> None:
 
 def bundle_sizes(bundle_path: str) -> dict[str, int]:
     """Bytes of audio.onnx (and text.onnx where present) of a bundle, as its manifest lists them."""
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
 
     bundle = load_bundle(bundle_path, verify=False)
     return {name: int(entry["size"]) for name, entry in bundle.manifest["files"].items() if name.endswith(".onnx")}

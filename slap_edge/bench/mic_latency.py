@@ -143,7 +143,7 @@ def measure_mic_latency(bundle_path: str, trials: int = 5, lead_s: float = 1.5) 
 
     from slap_edge.bench.machine import machine_info
     from slap_edge.bench.vmic import VirtualMic
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
 
     if trials < 1:
         raise ValueError(f"trials must be >= 1, got {trials}")

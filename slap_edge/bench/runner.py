@@ -189,7 +189,7 @@ def median_round(rounds: Sequence[dict[str, Any]], headline: Callable[[dict[str,
 def run_bench(cfg: BenchConfig, log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Measure every backend of ``cfg`` on the listen path, then every peer, on one schedule; with ``rounds`` > 1
     all of them again, round-robin, and report each one's median round (`median_round`)."""
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
 
     bundle = load_bundle(cfg.bundle)  # fail early, in the parent, with the loader's message
     schedule = make_schedule(cfg.seconds, cfg.capture_rate, cfg.audio)

@@ -84,8 +84,9 @@ def suite_command(
     ),
 ) -> None:
     """Build a balanced evaluation suite from the test speakers (or a holdout family of voices)."""
+    from slap_edge.data.holdout import HoldoutSelector, holdout_patterns
     from slap_edge.data.manifest import ManifestError
-    from slap_edge.data.suite_builder import HoldoutSelector, SuiteBuildError, build_suite, holdout_patterns
+    from slap_edge.data.suite_builder import SuiteBuildError, build_suite
     from slap_edge.eval.suite import validate_suite
 
     try:
@@ -233,8 +234,8 @@ def synth_command(
         TimeRemainingColumn,
     )
 
+    from slap_edge.data.engines import VoiceError
     from slap_edge.data.synth import SynthConfig, SynthError, run_synth
-    from slap_edge.data.voices import VoiceError
 
     console = Console(stderr=True)
     try:

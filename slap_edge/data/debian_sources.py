@@ -28,8 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from slap_edge.data.captions import language_name
 from slap_edge.data.importers import ImporterError, ImportProblem, _attributes, _Candidate, _safe_id
+from slap_edge.data.languages import language_name
 from slap_edge.data.real_voices import dev_split
 
 # --- debian/copyright (DEP-5) --------------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def read_asterisk(src: Path) -> Iterator[_Candidate | ImportProblem]:
             if match["sex"] not in ASTERISK_SEX:
                 problems.append(f"sex {match['sex']!r} in the folder name is not f or m")
             if language_name(lang) is None:
-                problems.append(f"language {lang!r} has no entry in the language table (slap_edge.data.captions)")
+                problems.append(f"language {lang!r} has no entry in the language table (slap_edge.data.languages)")
             licence = licence_of(stanzas, f"{lang}-core-sounds")
             if licence is None:
                 problems.append(f"no Files: stanza of {copyright_path} covers language {lang!r}")
@@ -235,7 +235,7 @@ KLETTRES_ACCENT = {"en_GB": "british", "pt_BR": "brazilian"}
 def _klettres_language(code: str) -> tuple[str | None, str | None, str]:
     base = code.split("_", 1)[0].lower()
     if language_name(base) is None:
-        return None, None, f"language code {code!r} has no entry in the language table (slap_edge.data.captions)"
+        return None, None, f"language code {code!r} has no entry in the language table (slap_edge.data.languages)"
     return base, KLETTRES_ACCENT.get(code), ""
 
 

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from slap_edge.data.captions import LANGUAGE_NAMES, language_name
+from slap_edge.data.languages import LANGUAGE_NAMES, language_name
 from slap_edge.data.manifest import ATTRIBUTE_VALUES, MANIFEST_NAME, SPLITS, ClipRecord, write_manifest
 
 KINDS = ("commonvoice", "vctk", "librispeech", "csv", "asterisk", "hedgewars", "klettres")
@@ -310,7 +310,7 @@ def _cv_language(locale: str) -> tuple[bool, str | None, str | None, str]:
     base = key.split("-", 1)[0]
     if language_name(base) is not None:
         return True, base, None, ""
-    return False, None, None, f"locale={locale!r} has no entry in the language table (slap_edge.data.captions)"
+    return False, None, None, f"locale={locale!r} has no entry in the language table (slap_edge.data.languages)"
 
 
 def _read_commonvoice(src: Path) -> Iterator[_Item]:

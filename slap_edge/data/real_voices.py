@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from slap_edge.data.suite_builder import TaskSpec
+    from slap_edge.data.suite_tasks import TaskSpec
 
 DEBIAN_KINDS = ("asterisk", "hedgewars", "klettres")
 DEBIAN_PACKAGES = {
@@ -73,7 +73,7 @@ def _speaks(*codes: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def romance_vs_slavic_task() -> TaskSpec:
-    from slap_edge.data.suite_builder import ClassSpec, TaskSpec
+    from slap_edge.data.suite_tasks import ClassSpec, TaskSpec
 
     return TaskSpec(
         "romance_vs_slavic",
@@ -138,7 +138,8 @@ def build_real_voice_dev(
     the dev suite at ``out/suite/`` from the :data:`DEV_SPEAKERS`. ``out/real_voice_dev.json`` records the counts."""
     from slap_edge.data.importers import import_corpus
     from slap_edge.data.manifest import read_manifest, resolve_audio, write_manifest
-    from slap_edge.data.suite_builder import TASKS, build_suite, language_task
+    from slap_edge.data.suite_builder import build_suite
+    from slap_edge.data.suite_tasks import TASKS, language_task
 
     src, out = Path(src), Path(out)
     say = progress or (lambda _msg: None)

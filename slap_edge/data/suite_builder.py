@@ -1,403 +1,40 @@
 """Build an evaluation suite (``spec/eval-suite.md``) from a corpus manifest.
 
-The suite holds binary tasks over speakers the model never trained on: the test split, or, with a holdout
-selection (``--holdout-voices``), every clip of a family of voices (an engine, or voices matching a glob) from all
-splits, so transfer to unheard voices is measured. Each class is balanced in clip count, drawn round-robin across
-speakers so no speaker dominates, and described by three prompts in everyday words. A task whose classes lack
-clips or speakers is skipped with the reason.
-
-Training must leave a holdout out: the builder writes ``SUITE/holdout.json``::
-
-    {"patterns": ["engine=mbrola"], "exclude_voices": ["mb-de4", ...], "exclude_engines": ["mbrola"], ...}
-
-and :func:`read_holdout` turns it (or a pattern string) into a :class:`HoldoutSelector` whose ``matches(record)``
-is True for every clip the trainer must drop. A trainer that only reads JSON drops clips whose ``voice`` is in
-``exclude_voices`` or whose ``engine`` is in ``exclude_engines``.
+The suite holds the binary tasks of the catalogue (`slap_edge.data.suite_tasks`) over speakers the model never
+trained on: the test split, or, with a holdout selection (`slap_edge.data.holdout`, ``--holdout-voices``), every clip
+of a family of voices from all splits, so transfer to unheard voices is measured. Each class is balanced in clip
+count, drawn round-robin across speakers so no speaker dominates. A task whose classes lack clips or speakers is
+skipped with the reason. Training must leave a holdout out: the builder writes ``SUITE/holdout.json``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import json
 import os
 import random
 import re
 import shutil
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from itertools import combinations
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from slap_edge.data.captions import language_name
+from slap_edge.data.holdout import HOLDOUT_JSON, HoldoutSelector, holdout_record
 from slap_edge.data.manifest import ClipRecord, read_manifest, resolve_audio
+from slap_edge.data.suite_tasks import (
+    PREFERRED_LANGUAGE_PAIRS,
+    TASKS,
+    SuiteBuildError,
+    TaskSpec,
+    language_candidates,
+    language_task,
+)
 from slap_edge.eval.suite import CLIPS_JSONL, SUITE_JSON, audio_problem
 
-HOLDOUT_JSON = "holdout.json"
 BUILD_JSON = "build.json"
 DEFAULT_CLIPS_PER_CLASS = 40
 DEFAULT_MIN_SPEAKERS = 3
-# Pairs that differ little in sound come first: they test language identity, not just a distant phoneme inventory.
-PREFERRED_LANGUAGE_PAIRS = (
-    ("es", "pt"),
-    ("de", "nl"),
-    ("da", "sv"),
-    ("cs", "pl"),
-    ("ru", "uk"),
-    ("it", "es"),
-    ("fr", "it"),
-    ("en", "de"),
-    ("hi", "fa"),
-    ("ro", "it"),
-)
-
-Predicate = Callable[[dict[str, Any]], bool]
-
-
-class SuiteBuildError(ValueError):
-    """The suite cannot be built (bad arguments, no clips, output folder in the way)."""
-
-
-def _is(key: str, *values: Any) -> Predicate:
-    return lambda attrs: attrs.get(key) in values
-
-
-@dataclasses.dataclass(frozen=True)
-class ClassSpec:
-    label: str
-    where: Predicate
-    prompts: tuple[str, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskSpec:
-    """One binary task. ``base`` limits both classes; ``control`` fixes nuisance attributes when the data allow
-    (e.g. voice-quality tasks on clean channels only); ``stratify`` balances a confound (pitch within each sex)."""
-
-    name: str
-    category: str
-    classes: tuple[ClassSpec, ClassSpec]
-    base: Predicate | None = None
-    control: dict[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
-    stratify: str | None = None
-
-
-_NOT_CHILD = _is("age_group", "adult", "elderly", None)
-_CLEAN_CHANNEL = {"channel": ("clean", None)}
-_MODAL = {"quality": ("modal", None)}
-_MODAL_PROMPTS = ("a clear voice", "someone speaking in a normal, firm voice", "a smooth and steady voice")
-
-TASKS: tuple[TaskSpec, ...] = (
-    TaskSpec(
-        "sex",
-        "demographics",
-        (
-            ClassSpec("female", _is("sex", "female"), ("a woman speaking", "a woman's voice", "a female speaker")),
-            ClassSpec("male", _is("sex", "male"), ("a man speaking", "a man's voice", "a male speaker")),
-        ),
-        base=_NOT_CHILD,
-    ),
-    TaskSpec(
-        "child_vs_adult",
-        "demographics",
-        (
-            ClassSpec(
-                "child",
-                _is("age_group", "child"),
-                ("a child speaking", "the voice of a young kid", "a little boy or girl talking"),
-            ),
-            ClassSpec(
-                "adult",
-                _is("age_group", "adult"),
-                ("an adult speaking", "the voice of a grown-up", "a grown man or woman talking"),
-            ),
-        ),
-    ),
-    TaskSpec(
-        "elderly_vs_adult",
-        "demographics",
-        (
-            ClassSpec(
-                "elderly",
-                _is("age_group", "elderly"),
-                ("an elderly person speaking", "the voice of an old man or woman", "a senior citizen talking"),
-            ),
-            ClassSpec(
-                "adult",
-                _is("age_group", "adult"),
-                ("a young adult speaking", "the voice of a middle-aged person", "a grown-up in their thirties talking"),
-            ),
-        ),
-    ),
-    TaskSpec(
-        "rate",
-        "prosody",
-        (
-            ClassSpec(
-                "fast", _is("rate", "fast"), ("someone talking fast", "rapid speech", "a person speaking quickly")
-            ),
-            ClassSpec(
-                "slow",
-                _is("rate", "slow"),
-                ("someone talking slowly", "slow, unhurried speech", "a person speaking slowly"),
-            ),
-        ),
-    ),
-    TaskSpec(
-        "pitch_within_sex",
-        "prosody",
-        (
-            ClassSpec(
-                "high",
-                _is("pitch", "high"),
-                ("a high-pitched voice", "someone speaking in a high voice", "a voice with a high pitch"),
-            ),
-            ClassSpec(
-                "low",
-                _is("pitch", "low"),
-                ("a low-pitched voice", "someone speaking in a deep voice", "a voice with a low pitch"),
-            ),
-        ),
-        base=_is("sex", "female", "male"),
-        stratify="sex",
-    ),
-    TaskSpec(
-        "whisper_vs_normal",
-        "voice",
-        (
-            ClassSpec(
-                "whisper",
-                _is("quality", "whisper"),
-                ("someone whispering", "a whispered voice", "a person speaking in a whisper"),
-            ),
-            ClassSpec(
-                "normal",
-                _is("quality", "modal"),
-                ("someone speaking in a normal voice", "a person talking out loud", "a normal speaking voice"),
-            ),
-        ),
-        control=_CLEAN_CHANNEL,
-    ),
-    TaskSpec(
-        "breathy_vs_modal",
-        "voice",
-        (
-            ClassSpec(
-                "breathy",
-                _is("quality", "breathy"),
-                ("a breathy voice", "someone speaking with a lot of air in their voice", "a soft, airy voice"),
-            ),
-            ClassSpec("modal", _is("quality", "modal"), _MODAL_PROMPTS),
-        ),
-        control=_CLEAN_CHANNEL,
-    ),
-    TaskSpec(
-        "hoarse_vs_clear",
-        "voice",
-        (
-            ClassSpec(
-                "hoarse",
-                _is("quality", "hoarse"),
-                ("a hoarse voice", "someone with a rough, raspy voice", "a person who sounds hoarse"),
-            ),
-            ClassSpec(
-                "clear",
-                _is("quality", "modal"),
-                ("a clear voice", "someone with a smooth, clean voice", "a person whose voice sounds healthy"),
-            ),
-        ),
-        control=_CLEAN_CHANNEL,
-    ),
-    TaskSpec(
-        "tremor_vs_steady",
-        "voice",
-        (
-            ClassSpec(
-                "tremor",
-                _is("quality", "tremor"),
-                ("a shaky, trembling voice", "someone whose voice trembles", "a quavering voice"),
-            ),
-            ClassSpec(
-                "steady",
-                _is("quality", "modal"),
-                ("a steady voice", "someone whose voice is firm and steady", "a calm, even voice"),
-            ),
-        ),
-        control=_CLEAN_CHANNEL,
-    ),
-    TaskSpec(
-        "creaky_vs_modal",
-        "voice",
-        (
-            ClassSpec(
-                "creaky",
-                _is("quality", "creaky"),
-                ("a creaky voice", "someone speaking with vocal fry", "a crackly, gravelly voice"),
-            ),
-            ClassSpec("modal", _is("quality", "modal"), _MODAL_PROMPTS),
-        ),
-        control=_CLEAN_CHANNEL,
-    ),
-    TaskSpec(
-        "loud_vs_quiet",
-        "voice",
-        (
-            ClassSpec(
-                "loud", _is("loudness", "loud"), ("someone speaking loudly", "a loud voice", "a person shouting")
-            ),
-            ClassSpec(
-                "quiet",
-                _is("loudness", "quiet"),
-                ("someone speaking quietly", "a soft, quiet voice", "a person murmuring"),
-            ),
-        ),
-    ),
-    TaskSpec(
-        "telephone_vs_wideband",
-        "channel",
-        (
-            ClassSpec(
-                "telephone",
-                _is("channel", "telephone"),
-                ("a voice over the phone", "a telephone call", "speech through a phone line"),
-            ),
-            ClassSpec(
-                "wideband",
-                _is("channel", "clean"),
-                (
-                    "a clear recording made with a good microphone",
-                    "speech recorded in high quality",
-                    "a studio recording",
-                ),
-            ),
-        ),
-        control=_MODAL,
-    ),
-    TaskSpec(
-        "noise_vs_clean",
-        "channel",
-        (
-            ClassSpec(
-                "noise",
-                _is("channel", "noise"),
-                (
-                    "speech with background noise",
-                    "someone talking in a noisy place",
-                    "a voice over loud background sounds",
-                ),
-            ),
-            ClassSpec(
-                "clean",
-                _is("channel", "clean"),
-                ("speech in a quiet room", "someone talking with no background noise", "a clean recording of a voice"),
-            ),
-        ),
-        control=_MODAL,
-    ),
-    TaskSpec(
-        "reverberant_vs_dry",
-        "channel",
-        (
-            ClassSpec(
-                "reverberant",
-                _is("channel", "reverberant"),
-                ("a voice echoing in a large hall", "someone talking in an echoey room", "speech with lots of echo"),
-            ),
-            ClassSpec(
-                "dry",
-                _is("channel", "clean"),
-                (
-                    "a voice recorded close to the microphone",
-                    "someone talking in a small, quiet room",
-                    "a dry recording",
-                ),
-            ),
-        ),
-        control=_MODAL,
-    ),
-)
-
-
-def language_task(a: str, b: str) -> TaskSpec:
-    """The task 'language a vs language b' with prompts naming both languages in English."""
-    classes = []
-    for code in (a, b):
-        name = language_name(code)
-        if name is None:
-            raise SuiteBuildError(f"language code {code!r} has no English name in slap_edge.data.captions")
-        prompts = (f"someone speaking {name}", f"a person talking in {name}", f"speech in the {name} language")
-        classes.append(ClassSpec(code, _is("language", code), prompts))
-    return TaskSpec(f"language_{a}_vs_{b}", "language", (classes[0], classes[1]))
-
-
-# --- holdout voices ------------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class HoldoutSelector:
-    """Clips whose engine or voice match any pattern: ``engine=GLOB``, ``voice=GLOB`` or a bare ``GLOB`` that may
-    match either (case-insensitive shell globs, e.g. ``mbrola``, ``voice=mb-*``, ``*+whisper``)."""
-
-    patterns: tuple[str, ...]
-
-    @classmethod
-    def parse(cls, text: str) -> HoldoutSelector:
-        terms = tuple(t.strip() for t in text.split(",") if t.strip())
-        if not terms:
-            raise SuiteBuildError(
-                f"holdout pattern {text!r} is empty; use e.g. 'mbrola', 'engine=mbrola', 'voice=mb-*'"
-            )
-        for term in terms:
-            key, sep, value = term.partition("=")
-            if sep and (key.strip() not in ("engine", "voice") or not value.strip()):
-                raise SuiteBuildError(f"holdout pattern {term!r}: use engine=GLOB, voice=GLOB or a bare GLOB")
-        return cls(terms)
-
-    def matches(self, record: ClipRecord) -> bool:
-        engine, voice = (record.engine or "").lower(), (record.voice or "").lower()
-        for term in self.patterns:
-            key, sep, value = term.partition("=")
-            glob = (value if sep else term).strip().lower()
-            fields = (
-                {"engine": [engine], "voice": [voice]}.get(key.strip(), [engine, voice]) if sep else [engine, voice]
-            )
-            if any(field and fnmatch.fnmatchcase(field, glob) for field in fields):
-                return True
-        return False
-
-
-def read_holdout(source: str | Path) -> HoldoutSelector:
-    """A selector from a suite's holdout.json (or a suite folder holding one)."""
-    path = Path(source)
-    if path.is_dir():
-        path = path / HOLDOUT_JSON
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SuiteBuildError(f"{path}: cannot read holdout file ({exc})") from exc
-    patterns = data.get("patterns") if isinstance(data, dict) else None
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise SuiteBuildError(f"{path}: 'patterns' must be a list of strings, got {patterns!r}")
-    return HoldoutSelector.parse(",".join(patterns))
-
-
-def holdout_patterns(source: str | None) -> tuple[str, ...]:
-    """Patterns from an ``--exclude-holdout`` option: a holdout.json, a suite folder holding one, or a pattern
-    string such as ``voice=mb-us1,engine=mbrola``; () for none."""
-    if not source:
-        return ()
-    path = Path(source)
-    if path.exists():
-        return read_holdout(path).patterns
-    if source.endswith(".json"):
-        raise SuiteBuildError(
-            f"{source}: no such holdout file (a suite built with --holdout-voices writes holdout.json)"
-        )
-    return HoldoutSelector.parse(source).patterns
-
-
-# --- building --------------------------------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -489,27 +126,6 @@ def _build_task(
     return BuiltTask(spec, chosen, note=note), ""
 
 
-def _language_candidates(records: Sequence[ClipRecord], pairs: Sequence[tuple[str, str]] | None) -> list[TaskSpec]:
-    if pairs is not None:
-        return [language_task(a, b) for a, b in pairs]
-    present = Counter(
-        r.attributes.get("language")
-        for r in records
-        if r.attributes.get("language") and language_name(r.attributes["language"])
-    )
-    speakers: dict[str, set[str]] = defaultdict(set)
-    for r in records:
-        if r.attributes.get("language") in present:
-            speakers[r.attributes["language"]].add(r.speaker)
-    ordered = [p for p in PREFERRED_LANGUAGE_PAIRS if p[0] in present and p[1] in present]
-    # Then every other pair, the best supplied (most speakers in its smaller class) first.
-    rest = sorted(
-        (p for p in combinations(sorted(present), 2) if p not in ordered and p[::-1] not in ordered),
-        key=lambda p: (-min(len(speakers[p[0]]), len(speakers[p[1]])), p),
-    )
-    return [language_task(a, b) for a, b in ordered + rest]
-
-
 def _link_or_convert(src: Path, dst: Path) -> None:
     """Put ``src`` at ``dst`` as WAV: a hard link or copy when it is WAV already, else PCM16 at its own rate."""
     import soundfile as sf
@@ -522,15 +138,6 @@ def _link_or_convert(src: Path, dst: Path) -> None:
         return
     data, rate = sf.read(str(src), dtype="float32", always_2d=True)
     sf.write(str(dst), data, rate, subtype="PCM_16", format="WAV")
-
-
-def _whole_engines(records: Sequence[ClipRecord], holdout: HoldoutSelector) -> list[str]:
-    """Engines all of whose clips are held out (then a trainer may drop the whole engine)."""
-    matched: dict[str, bool] = {}
-    for record in records:
-        if record.engine:
-            matched[record.engine] = matched.get(record.engine, True) and holdout.matches(record)
-    return sorted(engine for engine, whole in matched.items() if whole)
 
 
 def _safe_name(text: str) -> str:
@@ -622,7 +229,7 @@ def build_suite(
     used: set[str] = set()
     n_lang = 0
     preferred = {language_task(a, b).name for a, b in PREFERRED_LANGUAGE_PAIRS}
-    for spec in _language_candidates(readable, language_pairs):
+    for spec in language_candidates(readable, language_pairs):
         if n_lang >= n_language_pairs:
             break
         langs = {c.label for c in spec.classes}
@@ -723,14 +330,6 @@ def _write_suite(
     (tmp / CLIPS_JSONL).write_text("\n".join(lines) + "\n", encoding="utf-8")
     holdout_info = None
     if holdout is not None:
-        holdout_info = {
-            "patterns": list(holdout.patterns),
-            "exclude_voices": sorted({r.voice for r in pool if r.voice}),
-            "exclude_engines": _whole_engines(records, holdout),
-            "clips": len(pool),
-            "speakers": len({r.speaker for r in pool}),
-            "how_to_exclude": "drop every training clip whose voice is in exclude_voices or whose engine is in "
-            "exclude_engines (slap_edge.data.suite_builder.read_holdout(path).matches(record) does the same)",
-        }
+        holdout_info = holdout_record(records, pool, holdout)
         (tmp / HOLDOUT_JSON).write_text(json.dumps(holdout_info, indent=1) + "\n", encoding="utf-8")
     return len(names), holdout_info

@@ -25,21 +25,18 @@ from typing import Any
 import numpy as np
 
 from slap_edge.data import effects, vocoder
-from slap_edge.data.manifest import MANIFEST_NAME, ClipRecord, ManifestError, iter_manifest, write_manifest
-from slap_edge.data.sentences import make_sentence
-from slap_edge.data.voices import (
-    LANGUAGE_BY_CODE,
+from slap_edge.data.engines import (
     SAMPLE_RATE,
-    TIMBRE_SETS,
-    VOICE_SETS,
-    Speaker,
     VoiceError,
-    create_speaker,
     installed_mbrola_voices,
     require_espeak,
     synthesize_base,
     write_wav_bytes,
 )
+from slap_edge.data.languages import LANGUAGE_BY_CODE
+from slap_edge.data.manifest import MANIFEST_NAME, ClipRecord, ManifestError, iter_manifest, write_manifest
+from slap_edge.data.sentences import make_sentence
+from slap_edge.data.speakers import TIMBRE_SETS, VOICE_SETS, Speaker, create_speaker
 
 PLAN_NAME = "synth.json"
 # Bumped whenever the generator's output for the same settings changes, so a resume never mixes two generators.
@@ -73,7 +70,7 @@ class SynthConfig:
     jobs: int = 1
     voices: str = "all"  # "all" (espeak-ng + MBROLA where installed) or "espeak"
     speakers: int | None = None  # None: max(30, clips // 10), at most one per clip
-    timbre: str = "some"  # which speakers get a vocal-tract-length change: one of voices.TIMBRE_SETS
+    timbre: str = "some"  # which speakers get a vocal-tract-length change: one of speakers.TIMBRE_SETS
     min_seconds: float = 2.0
     max_seconds: float = 6.0
 

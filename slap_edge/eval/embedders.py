@@ -87,7 +87,7 @@ def bundle_source(path: str | Path) -> EmbeddingSource:
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
 
     bundle = load_bundle(path)
     if bundle.text_path is None or bundle.tokenizer_path is None:
@@ -131,7 +131,7 @@ def load_embedding_source(path: str | Path, device: str = "cpu") -> EmbeddingSou
     """A run folder (holds state.json and model.safetensors) or a bundle (a folder with manifest.json, or .tar.gz);
     ``default`` is the built-in bundle."""
     if str(path) == "default":
-        from slap_edge.bundle import resolve_bundle_path
+        from slap_edge.bundle_reader import resolve_bundle_path
 
         path = resolve_bundle_path(None)
     path = Path(path)

@@ -1,16 +1,126 @@
-"""Model-card sections measured after export: training data and recipe, held-out evaluation tables, latency.
+"""The model card (MODEL_CARD.md of a bundle), written here and nowhere else.
 
-`slap-edge bundle card BUNDLE --append FILE` appends them (keeping the manifest's checksums true); this module
-writes those files from the run folders and the JSON reports of `slap-edge eval` and `slap-edge bench`.
+`export_bundle` writes the card of what it measured while exporting (`model_card`, `write_model_card`); sections
+measured afterwards (training data and recipe, the record, held-out evaluation tables, latency) are made from the
+run folders and the JSON reports of `slap-edge eval` and `slap-edge bench` (`main`, `build_record`) and appended by
+`slap-edge bundle card BUNDLE --append FILE` (`append_model_card`, which keeps the manifest's checksums true).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from slap_edge.bundle_reader import MANIFEST, MODEL_CARD, load_bundle
 from slap_edge.eval.report import report_markdown
+from slap_edge.export.onnx import ExportError
+from slap_edge.fingerprints import HASH_FORMATS, sha256_file, sha256_json, suite_fingerprint
+
+if TYPE_CHECKING:
+    from slap_edge.export.bundle_writer import ExportReport
+
+
+def model_card(manifest: dict[str, Any], report: ExportReport, params_audio: int, params_text: int) -> str:
+    """MODEL_CARD.md as `export_bundle` writes it: the model, what was measured while exporting, the limits."""
+    model, audio = manifest["model"], manifest["audio"]
+    fe = audio["frontend"]
+    lines = [
+        f"# {model['name']} ({model['precision']})",
+        "",
+        "Zero-shot speaker description: the audio tower maps a waveform window to an embedding that is compared",
+        "with embeddings of plain-language prompts about the speaker (sex, age, language, pitch, rate, voice",
+        "quality). Made by `slap-edge export`.",
+        "",
+        "## Model",
+        f"- id: `{model['id']}`; embedding size {model['embed_dim']}; "
+        f"logit scale {manifest['scoring']['logit_scale']:.3f}",
+        f"- audio tower: {params_audio / 1e6:.3f} M parameters; input {audio['sample_rate']} Hz mono waveform,",
+        f"  window {audio['window_s']} s, hop {audio['hop_s']} s; log-mel front end inside audio.onnx "
+        f"({fe['n_mels']} mels, n_fft {fe['n_fft']}, hop {fe['hop_length']} samples)",
+    ]
+    if params_text:
+        lines.append(f"- text tower (text.onnx): {params_text / 1e6:.3f} M parameters (all-MiniLM-L6-v2 + projection)")
+    lines.append(f"- teacher: {model['teacher'] or 'none (trained directly)'}")
+    data = model["training_data"]
+    lines.append(
+        "- training data: " + (", ".join(f"{k} {v}" for k, v in data.items()) if data else "not recorded in the run")
+    )
+    lines += ["", "## Measured while exporting", f"- audio fp32 ONNX vs PyTorch: {report.audio_fp32.describe()}"]
+    if report.audio_int8 is not None:
+        lines.append(f"- audio int8 ONNX vs fp32 ONNX: {report.audio_int8.describe()}")
+        if report.int8_paths is not None:
+            lines.append(f"- int8 kernel paths: {report.int8_paths.describe()}")
+        lines.append(f"- quantization: {report.quantization}")
+    if report.text is not None:
+        lines.append(f"- text ONNX vs PyTorch: {report.text.describe()}")
+    if report.zero_shot is not None:
+        z = report.zero_shot
+        lines.append(
+            f"- zero-shot on suite `{z.suite}` ({z.clips} clips, {z.tasks} tasks, scored as `slap-edge eval`): "
+            f"mean macro-F1 PyTorch {z.f1_torch:.3f}, fp32 ONNX {z.f1_fp32:.3f} "
+            f"(same prediction as PyTorch on {z.agreement_fp32_torch:.1%} of clips)"
+            + (
+                f", int8 ONNX {z.f1_int8:.3f} (same as fp32 on {z.agreement_int8_fp32:.1%})"
+                if z.f1_int8 is not None
+                else ""
+            )
+            + (
+                f", int8 as AVX2 CPUs without VNNI compute it (emulated) {z.f1_int8_saturating:.3f} "
+                f"(same as fp32 on {z.agreement_int8_saturating_fp32:.1%})"
+                if z.f1_int8_saturating is not None and z.agreement_int8_saturating_fp32 is not None
+                else ""
+            )
+        )
+        if z.unreadable:
+            lines.append(f"- unreadable suite clips: {len(z.unreadable)} ({'; '.join(z.unreadable[:3])})")
+    else:
+        lines.append("- zero-shot agreement: not measured (export without --suite)")
+    lines.append("- file sizes: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in sorted(report.sizes.items())))
+    lines += [
+        "",
+        "## Limits",
+        "- Speaker attributes are inferred from voice alone and are often wrong for individuals; use for aggregate",
+        "  or assistive behaviour, never to deny a service or identify a person.",
+        "- Trained on the data above; accents, languages and recording channels outside it are less reliable.",
+        "- Latency: measure on the target with `slap-edge bench` (depends on the CPU and thread count).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_model_card(bundle_dir: Path, text: str) -> Path:
+    """Write MODEL_CARD.md into a bundle folder being built (its checksum is taken when the manifest is written)."""
+    path = Path(bundle_dir) / MODEL_CARD
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def append_model_card(bundle_dir: str | Path, sections: list[str], record: dict[str, Any] | None = None) -> Path:
+    """Append markdown ``sections`` (measured after export: evaluation tables, latency) to a bundle folder's
+    MODEL_CARD.md and update its checksum in manifest.json, so the bundle still verifies. ``record`` (commit, hashes
+    of recipes and configs, corpus fingerprint, suites; `slap_edge.export.card.build_record`) is stored as the
+    manifest's ``record``. Both files are replaced atomically; the bundle is checked with the kiosk's loader
+    afterwards."""
+    root = Path(bundle_dir)
+    manifest_path, card_path = root / MANIFEST, root / MODEL_CARD
+    if not manifest_path.is_file() or not card_path.is_file():
+        raise ExportError(f"{root}: not a bundle folder with {MANIFEST} and {MODEL_CARD}")
+    load_bundle(root)  # refuse to touch a bundle that does not verify as it is
+    text = card_path.read_text(encoding="utf-8").rstrip("\n")
+    text += "\n\n" + "\n\n".join(s.strip("\n") for s in sections) + "\n"
+    tmp_card = card_path.with_name(card_path.name + ".tmp")
+    tmp_card.write_text(text, encoding="utf-8")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["files"][MODEL_CARD] = {"sha256": sha256_file(tmp_card), "size": tmp_card.stat().st_size}
+    if record is not None:
+        manifest["record"] = record
+    tmp_manifest = manifest_path.with_name(manifest_path.name + ".tmp")
+    tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    tmp_card.replace(card_path)
+    tmp_manifest.replace(manifest_path)
+    load_bundle(root)
+    return card_path
 
 
 def training_section(teacher_run: Path, student_run: Path, corpus: Path, holdout: Path | None) -> str:
@@ -68,22 +178,6 @@ def licence_terms(licence: str) -> str:
     return "not assessed by slap-edge: read the source's licence before shipping a model trained on it"
 
 
-def _sha256_json(obj: Any) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def suite_fingerprint(suite: Path) -> str:
-    """sha256 over a suite's ``suite.json`` and ``clips.jsonl`` (what it asks and which clips; audio by path)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name in ("suite.json", "clips.jsonl"):
-        digest.update((suite / name).read_bytes())
-    return digest.hexdigest()
-
-
 def _means(report: dict[str, Any]) -> dict[str, float | None]:
     """Zero-shot and probe means of a `slap-edge eval --json` report (the probe is absent with --no-probe)."""
     probe = report.get("linear_probe") or {}
@@ -101,7 +195,6 @@ def build_record(
     """The provenance of a bundle: commit, hashes of recipes and model configs, corpus fingerprint, suites, scores."""
     import platform
 
-    from slap_edge.bundle import sha256_file
     from slap_edge.config import to_dict
     from slap_edge.data.manifest import iter_manifest
     from slap_edge.provenance import git_commit
@@ -117,8 +210,8 @@ def build_record(
         config = read_run_config(run)
         runs[label] = {
             "model": config.model.name,
-            "model_config_sha256": _sha256_json(to_dict(config.model)),
-            "recipe_sha256": _sha256_json(to_dict(config.recipe)),
+            "model_config_sha256": sha256_json(to_dict(config.model)),
+            "recipe_sha256": sha256_json(to_dict(config.recipe)),
             "steps": read_state(run).get("step"),
             "recipe_steps": config.recipe.steps,
             "held_out": list(config.exclude),
@@ -148,6 +241,7 @@ def build_record(
             )
         suites.append(entry)
     return {
+        "hash_formats": HASH_FORMATS,
         "git_commit": git_commit(),
         "machine": f"{platform.machine()}, {cpu}, {len(__import__('os').sched_getaffinity(0))} cores",
         "recipes": {str(p): sha256_file(p) for p in recipes},

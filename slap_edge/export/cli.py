@@ -38,9 +38,9 @@ def export_command(
     ),
 ) -> None:
     """Write the edge bundle of a run: audio.onnx (front end inside), manifest, model card; checks itself."""
-    from slap_edge.bundle import BundleError
+    from slap_edge.bundle_reader import BundleError
     from slap_edge.config import ConfigError, load_config
-    from slap_edge.export.bundle import ExportProfile, export_bundle
+    from slap_edge.export.bundle_writer import ExportProfile, export_bundle
     from slap_edge.export.onnx import ExportError
     from slap_edge.train.checkpoint import CheckpointError, check_run_complete
 
@@ -194,7 +194,7 @@ def distill_command(
 ) -> None:
     """Distil a teacher into a student with the same trainer (task "distill"); the text tower is the teacher's."""
     from slap_edge.config import ConfigError, load_config, to_dict
-    from slap_edge.data.suite_builder import holdout_patterns
+    from slap_edge.data.holdout import holdout_patterns
     from slap_edge.train.checkpoint import CheckpointError, check_run_complete, read_run_config
     from slap_edge.train.config import TrainRecipe
     from slap_edge.train.data import CorpusError
@@ -233,7 +233,7 @@ def distill_command(
 @bundle_app.command("verify")
 def bundle_verify(bundle: Path = typer.Argument(..., help="Bundle folder or .tar.gz.")) -> None:
     """Verify checksums, format version and ONNX metadata; print what the bundle holds."""
-    from slap_edge.bundle import BundleError, load_bundle
+    from slap_edge.bundle_reader import BundleError, load_bundle
 
     try:
         b = load_bundle(bundle)
@@ -260,8 +260,8 @@ def bundle_card(
     """Append measured sections (eval tables, latency) to MODEL_CARD.md, keeping the manifest's checksums true."""
     import json
 
-    from slap_edge.bundle import BundleError
-    from slap_edge.export.bundle import append_model_card
+    from slap_edge.bundle_reader import BundleError
+    from slap_edge.export.card import append_model_card
     from slap_edge.export.onnx import ExportError
 
     try:

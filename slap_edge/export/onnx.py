@@ -35,7 +35,7 @@ TEXT_OUTPUT = "embedding"
 MAX_BATCH = 32
 MAX_AUDIO_SECONDS = 30.0
 MAX_TEXT_TOKENS = 128
-# Metadata keys of audio.onnx / text.onnx (read back by slap_edge.bundle and by `trt check`).
+# Metadata keys of audio.onnx / text.onnx (read back by slap_edge.bundle_reader and by `trt check`).
 META_FORMAT = "slap_edge.format"
 META_MODEL_ID = "model_id"
 META_MODEL_NAME = "model_name"

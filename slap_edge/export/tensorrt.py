@@ -208,7 +208,7 @@ def build_engine(
     The bundle is verified first; the ONNX file must pass `check_tensorrt_compat`, and its ``input_bounds``
     metadata becomes the optimisation profile (batch and samples from one window up to the export's maximum).
     """
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
 
     trt = import_tensorrt()
     loaded = load_bundle(bundle)

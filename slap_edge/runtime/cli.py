@@ -91,6 +91,12 @@ def listen(
         "vad", "--gate", help="Speech gate: vad (Silero VAD, the default), energy (loudness only) or off."
     ),
     vad_threshold: float = typer.Option(0.5, "--vad-threshold", help="--gate vad: speech probability of a frame."),
+    vad_min_speech_s: float = typer.Option(
+        0.3, "--vad-min-speech", help="--gate vad: seconds of speech frames a window needs to be scored."
+    ),
+    vad_recent_s: float = typer.Option(
+        1.0, "--vad-recent", help="--gate vad: a scored window has speech in its last this many seconds."
+    ),
     gate_db: float = typer.Option(-45.0, "--gate-db", help="--gate energy: frame energy threshold in dBFS."),
     no_gate: bool = typer.Option(False, "--no-gate", help="Score every window, speech or not (= --gate off)."),
     smoothing_s: float = typer.Option(0.75, "--smoothing", help="Time constant of the probability smoothing (s)."),
@@ -98,7 +104,7 @@ def listen(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log reconnects and other details to stderr."),
 ) -> None:
     """Listen to a microphone, a file or a pipe and say who is speaking, in the prompts' words."""
-    from slap_edge.bundle import BundleError
+    from slap_edge.bundle_reader import BundleError
     from slap_edge.prompts import PromptsError
     from slap_edge.runtime.decision import DecisionConfig
     from slap_edge.runtime.engine import EngineError
@@ -125,7 +131,13 @@ def listen(
             raise _fail(str(exc)) from exc
     try:
         decision = DecisionConfig(smoothing_s=smoothing_s, min_dwell_s=min_dwell_s)
-        gate = create_gate("off" if no_gate else gate_kind, threshold_db=gate_db, vad_threshold=vad_threshold)
+        gate = create_gate(
+            "off" if no_gate else gate_kind,
+            threshold_db=gate_db,
+            vad_threshold=vad_threshold,
+            vad_min_speech_s=vad_min_speech_s,
+            vad_recent_s=vad_recent_s,
+        )
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     fmt = fmt or (OutputFormat.live if sys.stdout.isatty() and out is None else OutputFormat.jsonl)
@@ -258,7 +270,7 @@ def prompts_embed(
     threads: int = typer.Option(1, "--threads", help="ONNX Runtime intra-op threads."),
 ) -> None:
     """Precompute a prompt bank, for devices whose bundle ships without text.onnx."""
-    from slap_edge.bundle import BundleError, load_bundle
+    from slap_edge.bundle_reader import BundleError, load_bundle
     from slap_edge.prompt_sets import resolve_prompts
     from slap_edge.prompts import PromptsError
     from slap_edge.runtime.text import embed_prompts

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from slap_edge.bundle import Bundle
+from slap_edge.bundle_reader import Bundle
 from slap_edge.prompts import PromptBank
 from slap_edge.scoring import l2_normalize, linear_section_probs, section_probs
 
@@ -145,7 +145,7 @@ class Engine:
         """An engine for ``bundle`` (a folder, a .tar.gz, or ``"default"``: the built-in one) scoring ``prompts``
         (a prompts.txt path, a built-in set's name, prompts text, a `PromptSet` or a ready `PromptBank`; see
         `slap_edge.prompt_sets`), or a precomputed ``bank`` (.npz, or the name of one of the bundle's banks)."""
-        from slap_edge.bundle import load_bundle
+        from slap_edge.bundle_reader import load_bundle
         from slap_edge.prompt_sets import resolve_prompts
         from slap_edge.runtime.text import resolve_bank
 

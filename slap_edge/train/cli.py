@@ -43,8 +43,8 @@ def train_command(
     from rich.console import Console
 
     from slap_edge.config import ConfigError, load_config
+    from slap_edge.data.holdout import holdout_patterns
     from slap_edge.data.shards import ShardError
-    from slap_edge.data.suite_builder import holdout_patterns
     from slap_edge.train.checkpoint import CheckpointError
     from slap_edge.train.config import TrainRecipe
     from slap_edge.train.data import CorpusError

@@ -133,7 +133,7 @@ def load_split(data_dir: Path, split: str, exclude: Sequence[str] = ()) -> list[
     """The clips of ``split``, less those whose engine/voice match a held-out pattern in ``exclude``."""
     records = [r for r in read_manifest(data_dir) if r.split == split]
     if exclude:
-        from slap_edge.data.suite_builder import HoldoutSelector
+        from slap_edge.data.holdout import HoldoutSelector
 
         selector = HoldoutSelector.parse(",".join(exclude))
         kept = [r for r in records if not selector.matches(r)]

@@ -103,7 +103,7 @@ class ShardStream(torch.utils.data.IterableDataset):
         self.shuffle_buffer = shuffle_buffer
         self.selector = None
         if exclude:
-            from slap_edge.data.suite_builder import HoldoutSelector
+            from slap_edge.data.holdout import HoldoutSelector
 
             self.selector = HoldoutSelector.parse(",".join(exclude))
         # Clips of each shard that are trained on, from the index: what lets a reader skip without reading.

@@ -138,6 +138,35 @@ class ContrastiveMaeTask:
         return losses
 
 
+def trained_model_config(task: str, options: dict[str, Any], model_config: ModelConfig) -> ModelConfig:
+    """The model config a run of ``task`` builds: ``model_config`` without the MAE decoder when the task never runs
+    the masked pass (``contrastive_mae`` with ``mae_weight`` 0, and ``distill``), so no unused weights are built,
+    trained or saved. The name keeps its meaning: the decoder is a training-only part that no export contains, and
+    the run's config.json records ``mae.enabled: false``. Other tasks get ``model_config`` as it is."""
+    if not model_config.mae.enabled:
+        return model_config
+    if task == "contrastive_mae":
+        uses_mae = from_dict(ContrastiveMaeOptions, options, "task_options").mae_weight > 0
+    elif task == "distill":
+        uses_mae = False  # the student learns from the teacher's embeddings; it has no masked pass
+    else:
+        return model_config
+    if uses_mae:
+        return model_config
+    return dataclasses.replace(model_config, mae=dataclasses.replace(model_config.mae, enabled=False))
+
+
+def drops_only_the_unused_decoder(recorded: ModelConfig, resolved: ModelConfig) -> bool:
+    """True when a run folder's recorded model config differs from ``resolved`` only in building the MAE decoder:
+    a run written before `trained_model_config` existed, whose decoder its task never used. Resuming such a run
+    keeps its recorded config, so its checkpoint loads and it trains on exactly as it started."""
+    return (
+        recorded.mae.enabled
+        and not resolved.mae.enabled
+        and dataclasses.replace(recorded, mae=dataclasses.replace(recorded.mae, enabled=False)) == resolved
+    )
+
+
 @register_task("contrastive_mae")
 def create_contrastive_mae_task(options: dict[str, Any], model_config: ModelConfig, device: torch.device) -> Task:
     return ContrastiveMaeTask(from_dict(ContrastiveMaeOptions, options, "task_options"), model_config)

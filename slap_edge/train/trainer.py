@@ -29,6 +29,7 @@ import torch
 
 from slap_edge.config import ConfigError, save_config
 from slap_edge.frontend import create_log_mel_module
+from slap_edge.models.config import ModelConfig
 from slap_edge.models.registry import resolve_model_config
 from slap_edge.models.slap import SlapModel
 from slap_edge.train.checkpoint import (
@@ -39,6 +40,7 @@ from slap_edge.train.checkpoint import (
     check_resume_config,
     has_checkpoint,
     load_weights,
+    read_run_config,
     read_state,
     save_checkpoint,
 )
@@ -56,7 +58,7 @@ from slap_edge.train.data import (
     default_cache_dir,
     load_split,
 )
-from slap_edge.train.tasks import create_task
+from slap_edge.train.tasks import create_task, drops_only_the_unused_decoder, trained_model_config
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +372,7 @@ def train(
     ``recipe.steps``), so a run can be done in pieces with ``resume``. ``max_minutes`` likewise stops (with a
     checkpoint) at the first step that ends after that much training time in this process; every rank stops at the
     same step. ``exclude`` holds held-out voice patterns
-    (``slap_edge.data.suite_builder.HoldoutSelector``): matching clips are dropped before training.
+    (``slap_edge.data.holdout.HoldoutSelector``): matching clips are dropped before training.
     """
     from slap_edge.data.shards import is_shard_source
 
@@ -415,15 +417,25 @@ def _train(
     if max_minutes is not None and not max_minutes > 0:
         raise ValueError(f"max_minutes must be a positive number of minutes, got {max_minutes}")
     # -- the run config, and what resuming requires of it ------------------------------------------------------------
-    model_config = resolve_model_config(recipe.model, **recipe.model_overrides)
-    run_config = RunConfig(
-        model=model_config, recipe=recipe, data=str(data_dir), world_size=dist.world, exclude=exclude
+    model_config = trained_model_config(
+        recipe.task, recipe.task_options, resolve_model_config(recipe.model, **recipe.model_overrides)
     )
     start_step = 0
     state: dict[str, Any] = {}
     if resume:
         if not has_checkpoint(run_dir):
             raise CheckpointError(f"cannot resume {run_dir}: it holds no checkpoint (no state.json)")
+        try:
+            recorded: ModelConfig | None = read_run_config(run_dir).model
+        except ConfigError:
+            recorded = None  # check_resume_config below says what is wrong with it
+        if recorded is not None and drops_only_the_unused_decoder(recorded, model_config):
+            log.info("resuming %s with its recorded model config (it builds the unused MAE decoder)", run_dir)
+            model_config = recorded
+    run_config = RunConfig(
+        model=model_config, recipe=recipe, data=str(data_dir), world_size=dist.world, exclude=exclude
+    )
+    if resume:
         check_resume_config(run_dir, run_config)
         state = read_state(run_dir)
         start_step = int(state["step"])

@@ -100,7 +100,7 @@ def test_fit_section_reports_all_three_and_stores_the_chosen_variant() -> None:
     )
     cv = info["cv_macro_f1"]
     assert set(cv) >= {"zero_shot", "plain", "prior"} and all(cv[k] is not None for k in ("zero_shot", "plain"))
-    assert info["variant"] == "prior" and head.weights.shape == (2, 16)
+    assert info["variant"] == "prior" and info["head"] == "prior" and head.weights.shape == (2, 16)
     assert np.all(np.isfinite(head.thresholds))
     plain, info = fit_section("s", x, [labels[i] for i in y], speakers, labels, None, 20.0, AdaptConfig())
     assert info["variant"] == "plain" and "no prompts" in info["why"]
@@ -134,3 +134,77 @@ def test_decision_uses_a_calibrated_threshold_per_label() -> None:
     assert strict.update(np.array([0.97, 0.03])).label == "a"
     with pytest.raises(ValueError, match="enter_probs"):
         SectionDecision("s", ("a", "b"), cfg, 0.5, enter_probs=np.array([0.5]))
+
+
+def test_logit_calibration_recovers_scale_and_offsets_and_keeps_the_logits_without_clips() -> None:
+    from slap_edge.adapt.logistic import fit_logit_calibration, softmax64
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(scale=2.0, size=(4000, 3))
+    true_a, true_b = 0.5, np.array([1.0, -0.5, -0.5])
+    p = softmax64(true_a * z + true_b)
+    y = np.array([rng.choice(3, p=row) for row in p])
+    a, b = fit_logit_calibration(z, y)
+    assert a == pytest.approx(true_a, abs=0.05)
+    np.testing.assert_allclose(b - b.mean(), true_b - true_b.mean(), atol=0.1)
+    a0, b0 = fit_logit_calibration(np.zeros((0, 3)), np.zeros(0, dtype=int))
+    assert a0 == 1.0 and np.all(b0 == 0.0)
+    # Separable clips: the priors keep the fit finite.
+    a_sep, b_sep = fit_logit_calibration(np.array([[1.0, -1.0], [-1.0, 1.0]]), np.array([0, 1]))
+    assert np.isfinite(a_sep) and np.all(np.isfinite(b_sep)) and a_sep > 1.0
+    with pytest.raises(ValueError, match="labels must be in"):
+        fit_logit_calibration(z[:2], np.array([0, 3]))
+
+
+def test_select_candidate_keeps_zero_shot_unless_another_is_strictly_better() -> None:
+    from slap_edge.adapt.fit import Candidate, select_candidate
+
+    def cands(**f1: float | None) -> dict[str, Candidate]:
+        return {n: Candidate(n, None, None, v, None) for n, v in f1.items()}
+
+    assert select_candidate(cands(zero_shot=0.8, calibrated=0.8, prior=0.8, calibrated_prior=0.8)) == "zero_shot"
+    assert select_candidate(cands(zero_shot=0.8, calibrated=0.9, prior=0.7, calibrated_prior=0.9)) == "calibrated"
+    assert select_candidate(cands(zero_shot=0.8, calibrated=0.85, prior=0.95, calibrated_prior=0.9)) == "prior"
+    assert select_candidate(cands(zero_shot=None, calibrated=None, prior=None, calibrated_prior=None)) == "zero_shot"
+
+
+def _offset_site(n: int = 60, d: int = 16, seed: int = 7) -> tuple[np.ndarray, np.ndarray, list[str], dict]:
+    """Clips whose classes differ along axis 0 - axis 1 as the prompts say, but whose boundary is shifted: at this
+    'site' every clip leans toward class a's prompt, so zero-shot calls most b clips a."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    x = rng.normal(scale=0.05, size=(n, d))
+    x[:, 0] += 0.5 + np.where(y == 0, 0.15, -0.15)
+    x[:, 1] += 0.5 - np.where(y == 0, 0.15, -0.15)
+    x[:, 0] += 0.4  # the site's offset
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    speakers = [f"spk{i}" for i in range(n)]
+    return x, y, speakers, {"a": np.eye(d)[0], "b": np.eye(d)[1]}
+
+
+@pytest.mark.parametrize("variant", ["auto", "calibrated"])
+def test_a_shifted_site_gets_a_fitted_head_and_a_matching_site_keeps_zero_shot(variant: str) -> None:
+    from slap_edge.eval.metrics import macro_f1
+
+    x, y, speakers, vectors = _offset_site()
+    labels = ("a", "b")
+    head, info = fit_section("s", x, [labels[i] for i in y], speakers, labels, vectors, 20.0, AdaptConfig(variant))
+    cv = info["cv_macro_f1"]
+    assert info["head"] != "zero_shot" and cv[info["head"]] > cv["zero_shot"]
+    assert variant == "auto" or info["head"] == "calibrated"
+    fresh_x, fresh_y, _, _ = _offset_site(seed=8)  # other clips of the same site
+    zs = (fresh_x @ np.stack([vectors["a"], vectors["b"]]).T).argmax(1)
+    adapted = [labels.index(v) for v in head.predict(fresh_x)]
+    assert macro_f1(fresh_y.tolist(), adapted, [0, 1]) > macro_f1(fresh_y.tolist(), zs.tolist(), [0, 1]) + 0.2
+
+    # Prompts that already separate the clips perfectly: nothing can beat them, so the exact zero-shot head is kept.
+    x2, y2 = x.copy(), y.copy()
+    x2[:, 0] = np.where(y2 == 0, 1.0, 0.0)
+    x2[:, 1] = 1.0 - x2[:, 0]
+    x2[:, 2:] = 0.0
+    head, info = fit_section("s", x2, [labels[i] for i in y2], speakers, labels, vectors, 20.0, AdaptConfig(variant))
+    assert info["head"] == "zero_shot" and "no gain" in info["why"]
+    np.testing.assert_array_equal(head.weights, (20.0 * np.stack([vectors["a"], vectors["b"]])).astype(np.float32))
+    np.testing.assert_array_equal(head.bias, np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match="variant must be one of"):
+        AdaptConfig(variant="best")

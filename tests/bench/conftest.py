@@ -11,7 +11,7 @@ import pytest
 def student_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The export stage's own writer on `student-vit-tiny` (random weights: latency does not depend on them)."""
     torch = pytest.importorskip("torch", reason="exporting a test bundle needs torch (slap-edge[train])")
-    from slap_edge.export.bundle import export_bundle
+    from slap_edge.export.bundle_writer import export_bundle
     from slap_edge.models import create_model
 
     torch.manual_seed(0)

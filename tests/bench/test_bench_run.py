@@ -14,7 +14,7 @@ from slap_edge.bench.listen_path import STAGES, ListenPathSpec, measure_listen_p
 from slap_edge.bench.report import markdown, verdict_lines
 from slap_edge.bench.runner import BenchConfig, comparisons
 from slap_edge.bench.schedule import tone_schedule
-from slap_edge.bundle import load_bundle
+from slap_edge.bundle_reader import load_bundle
 
 
 def test_listen_path_counts_hops_and_stages(student_bundle: Path, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.audio
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 def test_offline_delay_is_within_gate_dwell_and_a_hop(student_bundle: Path) -> None:
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
 
     bundle = load_bundle(student_bundle)
     wave, onset = trial_audio(bundle.sample_rate, lead_s=1.0, speech_s=3.0)

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from slap_edge.data.captions import LANGUAGE_NAMES, clip_seed, language_name, make_caption, make_captions
+from slap_edge.data.captions import clip_seed, make_caption, make_captions
+from slap_edge.data.languages import LANGUAGE_NAMES, language_name
 
 FULL = {
     "sex": "female",

@@ -11,8 +11,9 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
+from slap_edge.data.holdout import HoldoutSelector, read_holdout
 from slap_edge.data.manifest import ClipRecord, write_manifest
-from slap_edge.data.suite_builder import HoldoutSelector, SuiteBuildError, build_suite, read_holdout
+from slap_edge.data.suite_builder import SuiteBuildError, build_suite
 from slap_edge.eval.suite import load_suite, validate_suite
 
 QUALITIES = ("modal", "breathy", "whisper", "creaky", "hoarse", "tremor")

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from slap_edge.data import voices as voices_mod
+from slap_edge.data import engines as engines_mod
+from slap_edge.data.engines import installed_mbrola_voices
+from slap_edge.data.languages import LANGUAGES
 from slap_edge.data.manifest import read_manifest, write_manifest
+from slap_edge.data.speakers import TIMBRE_FORMANT_RANGE, create_speaker
 from slap_edge.data.synth import SynthConfig, SynthError, plan_corpus, run_synth
-from slap_edge.data.voices import LANGUAGES, create_speaker, installed_mbrola_voices
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
@@ -136,7 +138,7 @@ def test_timbre_settings_change_only_the_vocal_tract_and_leave_some_unchanged() 
     # The default is the original generator: the same speakers as before the option existed.
     assert some == [create_speaker(0, k, "all", mbrola, timbre="some") for k in range(400)]
     assert 0.2 < np.mean([s.formant_scale != 1.0 for s in some]) < 0.5
-    lo, hi = voices_mod.TIMBRE_FORMANT_RANGE
+    lo, hi = TIMBRE_FORMANT_RANGE
     for a, b in zip(some, every, strict=True):
         # Everything the label depends on is drawn before the timbre: only the vocal tract (and so the id) moves.
         assert (a.engine, a.voice, a.language, a.sex, a.age_group, a.quality, a.rate, a.split) == (
@@ -164,8 +166,8 @@ def test_timbre_settings_change_only_the_vocal_tract_and_leave_some_unchanged() 
 
 def test_every_variant_file_is_found_by_espeak() -> None:
     # espeak-ng silently falls back to its default voice for an unknown variant, so check the files are in place.
-    data = voices_mod.espeak_data_path() / "espeak-ng-data" / "voices" / "!v"
-    for variant in voices_mod.ESPEAK_VARIANTS:
+    data = engines_mod.espeak_data_path() / "espeak-ng-data" / "voices" / "!v"
+    for variant in engines_mod.ESPEAK_VARIANTS:
         assert (data / variant.name).exists(), variant.name
 
 
@@ -179,20 +181,20 @@ def test_spanish_mbrola_keeps_unstressed_vowels() -> None:
         for k in range(5000)
         if (s := create_speaker(1, k, "all", installed_mbrola_voices())).voice == f"mb-{spanish[0].name}"
     )
-    pho = voices_mod.espeak_phonemes(speaker.voice, "como todo lo bueno", "test")
-    fixed = voices_mod._fix_phonemes(pho, voices_mod.MBROLA_RENAMES["es"])
-    database = str(voices_mod.MBROLA_DIR / spanish[0].name / spanish[0].name)
-    result = voices_mod._run(["mbrola", "-e", database, "-", "-.wav"], fixed.encode(), "test")
+    pho = engines_mod.espeak_phonemes(speaker.voice, "como todo lo bueno", "test")
+    fixed = engines_mod._fix_phonemes(pho, engines_mod.MBROLA_RENAMES["es"])
+    database = str(engines_mod.MBROLA_DIR / spanish[0].name / spanish[0].name)
+    result = engines_mod._run(["mbrola", "-e", database, "-", "-.wav"], fixed.encode(), "test")
     assert b"unknown" not in result.stderr
-    assert len(voices_mod.synthesize_base(speaker, "como todo lo bueno")) > 8000
+    assert len(engines_mod.synthesize_base(speaker, "como todo lo bueno")) > 8000
 
 
 def test_missing_espeak_names_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(voices_mod.shutil, "which", lambda name: None)
-    with pytest.raises(voices_mod.VoiceError, match="apt-get install -y espeak-ng"):
+    monkeypatch.setattr(engines_mod.shutil, "which", lambda name: None)
+    with pytest.raises(engines_mod.VoiceError, match="apt-get install -y espeak-ng"):
         run_synth(SynthConfig(out=tmp_path, clips=1))
-    with pytest.raises(voices_mod.VoiceError, match="apt-get install -y sox"):
-        voices_mod.require_sox()
+    with pytest.raises(engines_mod.VoiceError, match="apt-get install -y sox"):
+        engines_mod.require_sox()
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,10 @@ import pytest
 import torch
 from export_testlib import student
 
-from slap_edge.bundle import FORMAT, FORMAT_VERSION, BundleError, load_bundle, sha256_file, unpack_bundle
-from slap_edge.export.bundle import export_bundle
+from slap_edge.bundle_reader import FORMAT, FORMAT_VERSION, BundleError, load_bundle, unpack_bundle
+from slap_edge.export.bundle_writer import export_bundle
 from slap_edge.export.onnx import ExportError, read_metadata, write_metadata
+from slap_edge.fingerprints import sha256_file
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -125,7 +126,7 @@ def test_tar_with_dotdot_paths_is_refused(tmp_path: Path) -> None:
 
 
 def test_tar_bundle_round_trip(int8_bundle: tuple[Path, object], tmp_path: Path) -> None:
-    from slap_edge.export.bundle import _write_archive
+    from slap_edge.export.bundle_writer import _write_archive
 
     archive = tmp_path / "b.tar.gz"
     _write_archive(int8_bundle[0], archive)
@@ -186,7 +187,7 @@ def test_int8_without_calibration_is_refused_up_front(tmp_path: Path) -> None:
 
 
 def test_model_card_append_keeps_bundle_verifiable(bundle_copy: Path) -> None:
-    from slap_edge.export.bundle import append_model_card
+    from slap_edge.export.card import append_model_card
 
     append_model_card(bundle_copy, ["## Held-out suite\n\n| task | F1 |\n|---|---|\n| sex | 0.9 |"])
     card = (bundle_copy / "MODEL_CARD.md").read_text()
@@ -205,7 +206,7 @@ def test_trt_check_of_a_bundle_checks_the_graphs_engines_are_built_from(
     from typer.testing import CliRunner
 
     from slap_edge.cli import app
-    from slap_edge.export.bundle import ExportProfile
+    from slap_edge.export.bundle_writer import ExportProfile
 
     out = tmp_path / "jetson"
     profile = ExportProfile(int8=True, tensorrt=("fp16", "int8"))

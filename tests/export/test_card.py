@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from slap_edge.config import save_config
+from slap_edge.data.engines import MBROLA_LICENCE
 from slap_edge.data.manifest import read_manifest, write_manifest
-from slap_edge.data.voices import MBROLA_LICENCE
 from slap_edge.export.card import build_record, licence_terms, record_section, suite_fingerprint
 from slap_edge.models.registry import resolve_model_config
+from slap_edge.provenance import suite_hashes
 from slap_edge.train.config import RunConfig, TrainRecipe
 
 
@@ -71,6 +72,9 @@ def test_record_hashes_everything_and_reports_the_gap(tmp_path: Path, corpus: Pa
     assert entry["suite_sha256"] == suite_fingerprint(suite) and entry["student_gap_zero_shot"] == pytest.approx(0.06)
     text = record_section(record)
     assert "non-commercial use only" in text and "| 0.800 | 0.850 | 0.860 | +0.060 |" in text
+    # One suite fingerprint: the record's is a result's suite_hash, and the record says how each hash is made.
+    assert entry["suite_sha256"] == suite_hashes(suite)["suite_hash"]
+    assert set(record["hash_formats"]) >= {"recipes", "model_config_sha256", "manifest_sha256", "suite_sha256"}
 
 
 def test_suite_fingerprint_changes_with_the_clips(tmp_path: Path, suite: Path) -> None:

@@ -127,7 +127,7 @@ def test_tensorrt_qdq_graph_is_pure_qdq_and_passes_the_check(vit_fp32: Path, tmp
 
 def test_export_profiles_in_the_repository_load() -> None:
     from slap_edge.config import load_config
-    from slap_edge.export.bundle import ExportProfile
+    from slap_edge.export.bundle_writer import ExportProfile
 
     profiles = sorted(Path(__file__).resolve().parents[2].joinpath("export", "profiles").glob("*.json"))
     assert profiles

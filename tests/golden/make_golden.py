@@ -18,7 +18,7 @@ GOLDEN_META = GOLDEN.with_suffix(".json")
 
 
 def demo_embeddings() -> tuple[np.ndarray, dict]:
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
     from slap_edge.demo import DEMO_RECORDING
     from slap_edge.runtime.engine import create_session
     from slap_edge.runtime.sources import read_audio

@@ -57,7 +57,7 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 @pytest.fixture(scope="session")
 def speaker_bank(test_bundle: Path, voices: dict) -> PromptBank:
     """A 'speaker' section whose two prompts are the model's mean embeddings of each voice (clips A)."""
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
     from slap_edge.runtime.engine import Engine
     from slap_edge.scoring import l2_normalize
 

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slap_edge.bundle import FORMAT, FORMAT_VERSION, sha256_file
+from slap_edge.bundle_reader import FORMAT, FORMAT_VERSION
 from slap_edge.config import FrontendConfig, to_dict
+from slap_edge.fingerprints import sha256_file
 
 SR = 16000
 EMBED_DIM = 32

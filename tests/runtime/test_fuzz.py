@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from runtime_testlib import SR
 
-from slap_edge.bundle import Bundle, BundleError, load_bundle
+from slap_edge.bundle_reader import Bundle, BundleError, load_bundle
 from slap_edge.prompts import (
     MAX_LINE_CHARS,
     PromptBank,

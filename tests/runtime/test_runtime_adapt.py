@@ -66,14 +66,14 @@ def test_adapt_writes_heads_for_the_bundle(heads_file: Path, test_bundle: Path) 
     assert heads.model_id == MODEL_ID and heads.names == ["speaker"]
     head = heads.section("speaker")
     assert head.labels == ("low", "high")  # the prompts' order
-    assert head.info["variant"] == "prior" and head.info["n_speakers"] == 6
+    assert head.info["variant"] == "prior" and head.info["head"] == "prior" and head.info["n_speakers"] == 6
     assert np.all(np.isfinite(head.thresholds))
     cv = head.info["cv_macro_f1"]
     assert cv["plain"] is not None and cv["prior"] is not None and cv["zero_shot"] is not None
 
 
 def test_heads_from_one_bundle_are_refused_by_another(heads_file: Path, tmp_path: Path) -> None:
-    from slap_edge.bundle import load_bundle
+    from slap_edge.bundle_reader import load_bundle
     from slap_edge.eval.embedders import EmbeddingSource
     from slap_edge.eval.runner import evaluate_suite
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from runtime_testlib import MODEL_ID, write_manifest
 
-from slap_edge.bundle import FORMAT_VERSION, BundleError, load_bundle
+from slap_edge.bundle_reader import FORMAT_VERSION, BundleError, load_bundle
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import soundfile as sf
 from runtime_testlib import SR
 
 from slap_edge.bench.nonspeech import NOISE_KINDS, synth_nonspeech
-from slap_edge.bundle import load_bundle
+from slap_edge.bundle_reader import load_bundle
 from slap_edge.prompts import PromptBank
 from slap_edge.runtime import EnergyGate, Engine, Listener, Scores, VadGate, create_gate
 from slap_edge.runtime.gate import GateError, VadTracker
@@ -79,13 +79,32 @@ def test_tracker_speech_is_the_fraction_of_speech_frames(voices: dict) -> None:
 def test_gate_choices_and_errors() -> None:
     assert isinstance(create_gate("vad"), VadGate)
     assert isinstance(create_gate("energy", threshold_db=-30.0), EnergyGate)
-    assert create_gate("off").is_open(0.0)
+    assert create_gate("off").is_open(0.0, 3.0)
     with pytest.raises(GateError, match="choose from vad, energy, off"):
         create_gate("loud")
     with pytest.raises(GateError, match="8000 or 16000 Hz.*44100.*--gate energy"):
         VadGate().create_tracker(44100)
     with pytest.raises(ValueError, match="threshold"):
         VadGate(threshold=1.5)
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"--vad-min-speech.*seconds >= 0, got"):
+            create_gate("vad", vad_min_speech_s=bad)
+    with pytest.raises(ValueError, match=r"--vad-threshold.*\(0, 1\), got nan"):
+        create_gate("vad", vad_threshold=float("nan"))
+
+
+def test_vad_gate_needs_seconds_of_speech_not_a_fraction() -> None:
+    gate = VadGate(min_speech_s=0.3, min_fraction=0.15)
+    # A full 3 s window needs 0.3 s of speech frames.
+    assert not gate.is_open(0.29 / 3.0, 3.0) and gate.is_open(0.1, 3.0)
+    # The first windows of a stream need 15% of their length (0.075 s of 0.5 s): the old rule took 0.05 s.
+    assert not gate.is_open(0.06 / 0.5, 0.5) and gate.is_open(0.08 / 0.5, 0.5)
+    # From 2 s on, 0.3 s: a 0.26 s buzz (opencity's eline.wav, called speech by Silero) no longer opens a 2 s window,
+    # as it did under the old rule (a tenth of the frames).
+    assert not gate.is_open(0.26 / 2.0, 2.0) and not gate.is_open(0.26 / 2.5, 2.5)
+    assert not VadGate(min_speech_s=0.0).is_open(0.0, 3.0) and VadGate(min_speech_s=0.0).is_open(0.01, 3.0)
+    with pytest.raises(ValueError, match=r"fraction.*\(0, 1\], got 0"):
+        VadGate(min_fraction=0.0)
 
 
 def test_listen_cli_gate_option(test_bundle: Path, tmp_path: Path) -> None:
@@ -117,3 +136,31 @@ def test_listen_cli_gate_option(test_bundle: Path, tmp_path: Path) -> None:
         timeout=120,
     )
     assert r.returncode != 0 and "choose from vad, energy, off" in r.stderr
+    r = subprocess.run(
+        [sys.executable, "-m", "slap_edge.cli", "listen", "-b", str(test_bundle), "-p", str(prompts)]
+        + ["-i", str(noise), "--fast", "--vad-min-speech", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode != 0 and "--vad-min-speech" in r.stderr and "got -1" in r.stderr, r.stderr
+
+
+def test_vad_gate_shuts_a_window_whose_speech_has_ended(voices: dict) -> None:
+    # The live-microphone defect: after the last voice, windows holding its tail and a growing silence were scored,
+    # and the test bundle called that mostly-silent window a (wrong) speaker. A scored window needs speech in its
+    # last second (--vad-recent) besides enough of it.
+    gate = VadGate()
+    x = np.concatenate([voices["two"][: 4 * SR], np.zeros(3 * SR, dtype=np.float32)])
+    tracker = gate.create_tracker(SR)
+    opened = {}
+    for end_s in (3.0, 4.5, 5.5):
+        end = int(end_s * SR)
+        speech = tracker.speech(x[end - 3 * SR : end], end - 3 * SR)
+        opened[end_s] = (gate.is_open(speech, 3.0), tracker.is_open(speech, 3.0))
+    assert opened[3.0] == (True, True)
+    assert opened[4.5] == (True, True)  # half a second after the voice: still its utterance
+    # 1.5 s after the voice, the window holds over a second of it but none in its last second: shut.
+    assert opened[5.5] == (True, False)
+    with pytest.raises(ValueError, match=r"--vad-recent.*> 0, got 0"):
+        create_gate("vad", vad_recent_s=0.0)

@@ -17,7 +17,7 @@ import soundfile as sf
 from runtime_testlib import SR, write_manifest
 from typer.testing import CliRunner
 
-from slap_edge.bundle import BundleError, load_bundle
+from slap_edge.bundle_reader import BundleError, load_bundle
 from slap_edge.cli import app
 from slap_edge.prompts import PromptBank, PromptsError, load_bank, parse_prompts
 from slap_edge.runtime.decision import DecisionConfig

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from runtime_testlib import SR
 
-from slap_edge.bundle import load_bundle
+from slap_edge.bundle_reader import load_bundle
 from slap_edge.prompts import PromptBank
 from slap_edge.runtime import Engine, Event, Listener, MicSource, Scores
 
@@ -257,12 +257,11 @@ def test_listen_from_the_default_microphone(
 ) -> None:
     bank = tmp_path / "bank.npz"
     speaker_bank.save(bank)
-    # The loudness gate, as this test was written for: with the Silero gate (the default since the real speech
-    # gate) a window at the end of the playback, mostly silence after the high voice, is scored and the test bundle
-    # calls it "low" (an extra event at 14 s, on an idle machine too); under investigation, see the closing note of
-    # the session that made the VAD gate the default. The capture path this test checks is the same for both gates.
+    # The default gate (Silero VAD). It used to score the windows at the end of the playback that hold the high
+    # voice's tail and mostly silence, which the test bundle calls "low" (an extra event at 14 s); a scored window
+    # now needs speech in its last second (VadGate.recent_s).
     proc = subprocess.Popen(
-        [*CLI, "listen", "--bundle", str(test_bundle), "--bank", str(bank), "--format", "jsonl", "--gate", "energy"],
+        [*CLI, "listen", "--bundle", str(test_bundle), "--bank", str(bank), "--format", "jsonl"],
         env=vmic,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

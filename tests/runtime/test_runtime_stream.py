@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from runtime_testlib import HOP_S, SR, WINDOW_S
 
-from slap_edge.bundle import load_bundle
+from slap_edge.bundle_reader import load_bundle
 from slap_edge.prompts import PromptBank, parse_prompts
 from slap_edge.runtime import Engine, Event, Listener, Scores
 from slap_edge.runtime.text import TextEncoder, resolve_bank

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from runtime_testlib import SR
 
-from slap_edge.bundle import load_bundle
+from slap_edge.bundle_reader import load_bundle
 from slap_edge.prompts import PromptBank, PromptSet, Section
 from slap_edge.runtime import Engine, Event, Listener, Scores
 from slap_edge.scoring import l2_normalize
@@ -21,7 +21,7 @@ from slap_edge.scoring import l2_normalize
 @pytest.mark.parametrize("name", ["student-vit-tiny", "student-cnn-tiny"])
 def test_exported_student_streams_like_offline(name: str, tmp_path: Path, voices: dict) -> None:
     torch = pytest.importorskip("torch")
-    from slap_edge.export.bundle import export_bundle
+    from slap_edge.export.bundle_writer import export_bundle
     from slap_edge.models import create_model
 
     torch.manual_seed(0)

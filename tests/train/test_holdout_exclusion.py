@@ -6,7 +6,7 @@ from slap_edge.data.manifest import ClipRecord, write_manifest
 
 pytest.importorskip("torch")
 
-from slap_edge.data.suite_builder import holdout_patterns  # noqa: E402
+from slap_edge.data.holdout import holdout_patterns  # noqa: E402
 from slap_edge.train.data import CorpusError, load_split  # noqa: E402
 
 

@@ -1,7 +1,7 @@
 """Read and verify an edge bundle (spec/bundle.md). Torch-free: this is what a kiosk runs.
 
-The writer is `slap_edge.export.bundle`; this module is the reader both sides are tested against. Beyond the spec,
-the contract fixed here:
+The writer is `slap_edge.export.bundle_writer`; this module is the reader both sides are tested against. Beyond the
+spec, the contract fixed here:
 
 - ``manifest.json``: ``format`` = ``"slap-edge-bundle"``, ``format_version`` = `FORMAT_VERSION`,
   ``model`` {``name``, ``id``, ``embed_dim``, ``precision``, ...}, ``audio`` {``sample_rate``, ``window_s``,
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import hashlib
 import json
 import math
 import os
@@ -27,6 +26,8 @@ import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from slap_edge.fingerprints import sha256_file
 
 FORMAT = "slap-edge-bundle"
 FORMAT_VERSION = 1
@@ -96,15 +97,6 @@ class Bundle:
     @property
     def hop_samples(self) -> int:
         return int(round(self.hop_s * self.sample_rate))
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _safe_member_path(name: str, archive: Path) -> PurePosixPath:

@@ -1,7 +1,8 @@
 """Write an edge bundle (spec/bundle.md) from a run or a model, checking every file as it goes.
 
 The bundle is built in a ``*.partial`` folder beside the destination and renamed into place only after it has been
-verified by the same reader a kiosk uses (`slap_edge.bundle.load_bundle`), so a failed export leaves nothing behind.
+verified by the same reader a kiosk uses (`slap_edge.bundle_reader.load_bundle`), so a failed export leaves nothing
+behind.
 A run whose config cannot be rebuilt fails before anything is written.
 """
 
@@ -20,12 +21,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from slap_edge import __version__
-from slap_edge.bundle import (
+from slap_edge.bundle_reader import (
     AUDIO_ONNX,
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
-    MODEL_CARD,
     TEXT_ONNX,
     TOKENIZER,
     load_bundle,
@@ -33,6 +33,7 @@ from slap_edge.bundle import (
     unpack_bundle,
 )
 from slap_edge.config import ConfigError, to_dict
+from slap_edge.export.card import model_card, write_model_card
 from slap_edge.export.onnx import (
     AUDIO_INPUT,
     AUDIO_OUTPUT,
@@ -307,75 +308,6 @@ def zero_shot_check(
     )
 
 
-def _model_card(
-    source: _Source, manifest: dict[str, Any], report: ExportReport, params_audio: int, params_text: int
-) -> str:
-    model, audio = manifest["model"], manifest["audio"]
-    fe = audio["frontend"]
-    lines = [
-        f"# {model['name']} ({model['precision']})",
-        "",
-        "Zero-shot speaker description: the audio tower maps a waveform window to an embedding that is compared",
-        "with embeddings of plain-language prompts about the speaker (sex, age, language, pitch, rate, voice",
-        "quality). Made by `slap-edge export`.",
-        "",
-        "## Model",
-        f"- id: `{model['id']}`; embedding size {model['embed_dim']}; "
-        f"logit scale {manifest['scoring']['logit_scale']:.3f}",
-        f"- audio tower: {params_audio / 1e6:.3f} M parameters; input {audio['sample_rate']} Hz mono waveform,",
-        f"  window {audio['window_s']} s, hop {audio['hop_s']} s; log-mel front end inside audio.onnx "
-        f"({fe['n_mels']} mels, n_fft {fe['n_fft']}, hop {fe['hop_length']} samples)",
-    ]
-    if params_text:
-        lines.append(f"- text tower (text.onnx): {params_text / 1e6:.3f} M parameters (all-MiniLM-L6-v2 + projection)")
-    lines.append(f"- teacher: {model['teacher'] or 'none (trained directly)'}")
-    data = model["training_data"]
-    lines.append(
-        "- training data: " + (", ".join(f"{k} {v}" for k, v in data.items()) if data else "not recorded in the run")
-    )
-    lines += ["", "## Measured while exporting", f"- audio fp32 ONNX vs PyTorch: {report.audio_fp32.describe()}"]
-    if report.audio_int8 is not None:
-        lines.append(f"- audio int8 ONNX vs fp32 ONNX: {report.audio_int8.describe()}")
-        if report.int8_paths is not None:
-            lines.append(f"- int8 kernel paths: {report.int8_paths.describe()}")
-        lines.append(f"- quantization: {report.quantization}")
-    if report.text is not None:
-        lines.append(f"- text ONNX vs PyTorch: {report.text.describe()}")
-    if report.zero_shot is not None:
-        z = report.zero_shot
-        lines.append(
-            f"- zero-shot on suite `{z.suite}` ({z.clips} clips, {z.tasks} tasks, scored as `slap-edge eval`): "
-            f"mean macro-F1 PyTorch {z.f1_torch:.3f}, fp32 ONNX {z.f1_fp32:.3f} "
-            f"(same prediction as PyTorch on {z.agreement_fp32_torch:.1%} of clips)"
-            + (
-                f", int8 ONNX {z.f1_int8:.3f} (same as fp32 on {z.agreement_int8_fp32:.1%})"
-                if z.f1_int8 is not None
-                else ""
-            )
-            + (
-                f", int8 as AVX2 CPUs without VNNI compute it (emulated) {z.f1_int8_saturating:.3f} "
-                f"(same as fp32 on {z.agreement_int8_saturating_fp32:.1%})"
-                if z.f1_int8_saturating is not None and z.agreement_int8_saturating_fp32 is not None
-                else ""
-            )
-        )
-        if z.unreadable:
-            lines.append(f"- unreadable suite clips: {len(z.unreadable)} ({'; '.join(z.unreadable[:3])})")
-    else:
-        lines.append("- zero-shot agreement: not measured (export without --suite)")
-    lines.append("- file sizes: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in sorted(report.sizes.items())))
-    lines += [
-        "",
-        "## Limits",
-        "- Speaker attributes are inferred from voice alone and are often wrong for individuals; use for aggregate",
-        "  or assistive behaviour, never to deny a service or identify a person.",
-        "- Trained on the data above; accents, languages and recording channels outside it are less reliable.",
-        "- Latency: measure on the target with `slap-edge bench` (depends on the CPU and thread count).",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def _count(module: Any) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -390,6 +322,255 @@ def _write_archive(folder: Path, archive: Path) -> None:
 
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(folder, arcname=archive.name.removesuffix(".tar.gz"), filter=clean)
+
+
+@dataclasses.dataclass
+class _AudioGraphs:
+    """What the audio step wrote and measured: the fp32 graph (outside the bundle, kept for the checks) and, with
+    int8, the shipped int8 graph and its checks."""
+
+    fp32_path: Path
+    fp32_check: OnnxCheck
+    params: int
+    int8_path: Path | None = None
+    int8_check: OnnxCheck | None = None
+    int8_paths: Int8PathsCheck | None = None
+    quantization: str | None = None
+
+
+def _check_request(
+    out: Path,
+    int8: bool,
+    tar: bool,
+    calibration: str | Path | list[np.ndarray] | None,
+    suite: str | Path | None,
+    profile: ExportProfile,
+) -> None:
+    """Refuse what cannot be exported, before anything is loaded or written."""
+    if tar and not out.name.endswith(".tar.gz"):
+        raise ExportError(f"{out}: a tar bundle must be named *.tar.gz")
+    if out.exists():
+        raise ExportError(f"{out}: already exists; remove it or choose another --out (bundles are never overwritten)")
+    if (int8 or "int8" in profile.tensorrt) and calibration is None:
+        raise ExportError("int8 export needs calibration clips for its static QDQ nodes: give --calibration CORPUS_DIR")
+    if suite is not None and not Path(suite).is_dir():
+        raise ExportError(f"{suite}: no such suite folder")
+
+
+def _calibration(
+    calibration: str | Path | list[np.ndarray] | None, profile: ExportProfile, window_samples: int, sample_rate: int
+) -> list[np.ndarray]:
+    """Calibration windows for the static QDQ nodes: cut from a corpus folder, or the waveforms given."""
+    if calibration is None:
+        return []
+    if isinstance(calibration, (str, Path)):
+        from slap_edge.export.quantize import calibration_windows
+
+        return calibration_windows(
+            calibration, count=profile.calibration_clips, window_samples=window_samples, sample_rate=sample_rate
+        )
+    return list(calibration)
+
+
+def _export_audio(
+    model: SlapModel,
+    source: _Source,
+    mid: str,
+    work: Path,
+    folder: Path,
+    profile: ExportProfile,
+    int8: bool,
+    calibration: str | Path | list[np.ndarray] | None,
+    log: Callable[[str], None],
+) -> _AudioGraphs:
+    """Step 1: the audio tower to fp32 ONNX (front end inside), checked against PyTorch; then, as asked, the int8
+    graph that ships (checked on every int8 kernel path) and the graphs TensorRT engines are built from."""
+    cfg = model.config
+    fe = cfg.frontend
+    window_samples = int(round(cfg.window_s * fe.sample_rate))
+    meta = audio_metadata(
+        model_name=source.name,
+        model_id_=mid,
+        embed_dim=cfg.embed_dim,
+        window_s=cfg.window_s,
+        frontend=fe,
+        max_batch=profile.max_batch,
+        max_seconds=profile.max_seconds,
+    )
+    audio_module = model.audio_export_module()
+    fp32_path = work / "audio.fp32.onnx"
+    log("exporting the audio tower (front end inside) ...")
+    export_audio_onnx(audio_module, fp32_path, window_samples=window_samples, metadata={**meta, "precision": "fp32"})
+    fp32_check = compare_audio(audio_module, fp32_path, window_samples=window_samples)
+    log(f"audio fp32 ONNX vs PyTorch: {fp32_check.describe()}")
+    if fp32_check.min_cosine < MIN_ONNX_COSINE:
+        raise ExportError(f"audio.onnx disagrees with PyTorch: cosine {fp32_check.min_cosine:.6f} < {MIN_ONNX_COSINE}")
+    graphs = _AudioGraphs(fp32_path=fp32_path, fp32_check=fp32_check, params=_count(audio_module))
+    windows: list[np.ndarray] = []
+    if int8 or "int8" in profile.tensorrt:
+        windows = _calibration(calibration, profile, window_samples, fe.sample_rate)
+    if int8:
+        _quantize_audio(graphs, folder / AUDIO_ONNX, windows, window_samples, log)
+    else:
+        shutil.copyfile(fp32_path, folder / AUDIO_ONNX)
+    if "fp16" in profile.tensorrt and int8:
+        shutil.copyfile(fp32_path, folder / AUDIO_FP32_ONNX)  # TensorRT fp16 needs the float graph
+    if "int8" in profile.tensorrt:
+        _tensorrt_qdq(fp32_path, folder / AUDIO_QDQ_ONNX, windows, window_samples, log)
+    return graphs
+
+
+def _quantize_audio(
+    graphs: _AudioGraphs, int8_path: Path, windows: list[np.ndarray], window_samples: int, log: Callable[[str], None]
+) -> None:
+    """Step 2: the int8 audio graph (ORT dynamic MatMul/Gemm, static QDQ convolutions), refused if it drifts from
+    fp32 on any int8 kernel path."""
+    from slap_edge.export.int8_kernels import check_int8_paths
+    from slap_edge.export.quantize import quantize_audio_onnx
+
+    log(f"quantizing to int8 ({len(windows)} calibration windows) ...")
+    qreport = quantize_audio_onnx(graphs.fp32_path, int8_path, calibration=windows)
+    int8_paths = check_int8_paths(graphs.fp32_path, int8_path, window_samples=window_samples)
+    graphs.int8_path, graphs.quantization = int8_path, qreport.describe()
+    graphs.int8_paths, graphs.int8_check = int8_paths, int8_paths.native
+    log(f"audio int8 ONNX vs fp32 ONNX: {int8_paths.native.describe()}")
+    log(f"int8 kernel paths: {int8_paths.describe()}")
+    if int8_paths.min_cosine < MIN_INT8_COSINE:
+        raise ExportError(
+            f"int8 audio.onnx drifted from fp32: cosine {int8_paths.min_cosine:.4f} < {MIN_INT8_COSINE} "
+            f"on at least one kernel path ({int8_paths.describe()})"
+        )
+
+
+def _tensorrt_qdq(
+    fp32_path: Path, qdq_path: Path, windows: list[np.ndarray], window_samples: int, log: Callable[[str], None]
+) -> None:
+    """The static-QDQ graph a TensorRT int8 engine is built from, checked as ONNX Runtime runs it."""
+    from slap_edge.export.int8_kernels import check_int8_paths
+    from slap_edge.export.quantize import quantize_audio_onnx
+
+    if not windows:
+        raise ExportError("a TensorRT int8 graph needs calibration clips: give --calibration CORPUS_DIR")
+    log("writing the TensorRT int8 graph (static QDQ) ...")
+    quantize_audio_onnx(fp32_path, qdq_path, calibration=windows, for_tensorrt=True)
+    qdq_check = check_int8_paths(fp32_path, qdq_path, window_samples=window_samples)
+    log(f"TensorRT QDQ graph (run by ONNX Runtime) vs fp32: {qdq_check.describe()}")
+
+
+def _export_text(
+    model: SlapModel, source: _Source, mid: str, folder: Path, int8: bool, log: Callable[[str], None]
+) -> tuple[OnnxCheck, int]:
+    """The text tower to ONNX with its tokenizer, checked against PyTorch (int8 with ``int8``, refused below
+    `MIN_TEXT_INT8_COSINE`); returns the check of the graph that ships and the tower's parameter count."""
+    from slap_edge.models.text import tokenize, tokenizer_json_path
+
+    cfg = model.config
+    text_module = model.text_export_module()
+    log("exporting the text tower ...")
+    export_text_onnx(
+        text_module,
+        folder / TEXT_ONNX,
+        metadata=text_metadata(
+            model_name=source.name, model_id_=mid, embed_dim=cfg.embed_dim, max_tokens=cfg.text.max_length
+        ),
+    )
+    shutil.copyfile(tokenizer_json_path(), folder / TOKENIZER)
+    ids, mask = tokenize(list(TEXT_CHECK_SENTENCES), cfg.text.max_length)
+    text_check = compare_text(text_module, folder / TEXT_ONNX, ids.numpy(), mask.numpy())
+    log(f"text ONNX vs PyTorch: {text_check.describe()}")
+    if text_check.min_cosine < MIN_ONNX_COSINE:
+        raise ExportError(f"text.onnx disagrees with PyTorch: cosine {text_check.min_cosine:.6f}")
+    if int8:
+        from slap_edge.export.quantize import quantize_text_onnx
+
+        text_fp32 = folder / "text.fp32.onnx"
+        (folder / TEXT_ONNX).replace(text_fp32)
+        text_quant = quantize_text_onnx(text_fp32, folder / TEXT_ONNX)
+        text_fp32.unlink()
+        text_int8_check = compare_text(text_module, folder / TEXT_ONNX, ids.numpy(), mask.numpy())
+        log(f"text int8: {text_quant.describe()}; vs PyTorch: {text_int8_check.describe()}")
+        if text_int8_check.min_cosine < MIN_TEXT_INT8_COSINE:
+            raise ExportError(
+                f"int8 text.onnx drifts from PyTorch: cosine {text_int8_check.min_cosine:.4f} < "
+                f"{MIN_TEXT_INT8_COSINE}; export without --int8 to keep a float text tower"
+            )
+        text_check = text_int8_check
+    return text_check, _count(text_module)
+
+
+def _check_suite(
+    model: SlapModel, suite: str | Path, graphs: _AudioGraphs, work: Path, log: Callable[[str], None]
+) -> ZeroShotCheck:
+    """Step 3: zero-shot agreement of PyTorch, fp32, int8 and int8 as CPUs without VNNI compute it, on a suite."""
+    log(f"zero-shot agreement on {suite} ...")
+    saturating = None
+    if graphs.int8_path is not None:
+        from slap_edge.export.int8_kernels import emulate_integer_kernels
+
+        saturating = work / "audio.int8-saturating.onnx"
+        emulate_integer_kernels(graphs.int8_path, saturating, saturate=True)
+    window_samples = model.config.window_samples
+    return zero_shot_check(model, suite, graphs.fp32_path, graphs.int8_path, window_samples, saturating)
+
+
+def _manifest(
+    model: SlapModel, source: _Source, mid: str, precision: str, profile: ExportProfile, with_text: bool,
+    graphs: _AudioGraphs,
+) -> dict[str, Any]:  # fmt: skip
+    """manifest.json (spec/bundle.md) without its ``files``, which are filled in last."""
+    cfg = model.config
+    fe = cfg.frontend
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": {
+            "name": source.name,
+            "id": mid,
+            "embed_dim": cfg.embed_dim,
+            "precision": precision,
+            "teacher": source.teacher,
+            "training_data": source.training_data,
+        },
+        "audio": {
+            "sample_rate": fe.sample_rate,
+            "window_s": cfg.window_s,
+            "hop_s": profile.hop_s,
+            "frontend": to_dict(fe),
+        },
+        "scoring": {"logit_scale": model.logit_scale_value()},
+        "files": {},
+        "created_by": f"slap-edge {__version__}",
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if with_text:
+        manifest["text"] = {"max_length": cfg.text.max_length, "tokenizer": TOKENIZER}
+    if profile.tensorrt:
+        manifest["tensorrt"] = {"precisions": list(profile.tensorrt)}
+    if graphs.int8_paths is not None:
+        manifest["checks"] = {"audio_int8": graphs.int8_paths.to_dict()}
+    return manifest
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Checksums of every file in ``folder``, then manifest.json itself."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            name = path.relative_to(folder).as_posix()
+            manifest["files"][name] = {"sha256": sha256_file(path), "size": path.stat().st_size}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _publish(folder: Path, work: Path, out: Path, tar: bool) -> None:
+    """Step 4: verify with the kiosk's own reader, then move the bundle (or its archive) into place."""
+    load_bundle(folder)  # the kiosk's own reader must accept it before it leaves the temp folder
+    if tar:
+        archive = work / out.name
+        _write_archive(folder, archive)
+        # Check the archive as a kiosk would unpack it (not through the reader's shared unpack cache).
+        load_bundle(unpack_bundle(archive, work / "unpacked"))
+        os.replace(archive, out)
+    else:
+        os.replace(folder, out)
 
 
 def export_bundle(
@@ -410,26 +591,20 @@ def export_bundle(
     QDQ convolutions. ``suite``: an evaluation suite on which zero-shot predictions of PyTorch, fp32 and int8 are
     compared. ``tar``: write ``out`` as a single ``.tar.gz``. ``profile`` supplies the rest (hop, shape bounds);
     the explicit flags are ORed with it.
+
+    Four steps, each refusing what fails its check: export (audio, and text with ``with_text``), quantize (``int8``),
+    check on the suite, write the card and manifest and publish after the kiosk's reader accepts the bundle.
     """
     profile = profile or ExportProfile()
     int8, with_text, tar = int8 or profile.int8, with_text or profile.with_text, tar or profile.tar
     out = Path(out)
-    if tar and not out.name.endswith(".tar.gz"):
-        raise ExportError(f"{out}: a tar bundle must be named *.tar.gz")
-    if out.exists():
-        raise ExportError(f"{out}: already exists; remove it or choose another --out (bundles are never overwritten)")
-    if (int8 or "int8" in profile.tensorrt) and calibration is None:
-        raise ExportError("int8 export needs calibration clips for its static QDQ nodes: give --calibration CORPUS_DIR")
-    if suite is not None and not Path(suite).is_dir():
-        raise ExportError(f"{suite}: no such suite folder")
-
+    _check_request(out, int8, tar, calibration, suite, profile)
     source = _load_source(run_or_model)  # fails here, before anything is written, if the run cannot be rebuilt
     model = source.model.eval()
     cfg = model.config
-    fe = cfg.frontend
-    window_samples = int(round(cfg.window_s * fe.sample_rate))
     mid = model_id(model, source.name)
-    log(f"model {mid}: {source.name}, embed_dim {cfg.embed_dim}, window {cfg.window_s} s at {fe.sample_rate} Hz")
+    rate = cfg.frontend.sample_rate
+    log(f"model {mid}: {source.name}, embed_dim {cfg.embed_dim}, window {cfg.window_s} s at {rate} Hz")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = out.parent / f".{out.name}.{os.getpid()}.partial"
@@ -437,207 +612,27 @@ def export_bundle(
     folder = work / "bundle"
     folder.mkdir(parents=True)
     try:
-        meta = audio_metadata(
-            model_name=source.name,
-            model_id_=mid,
-            embed_dim=cfg.embed_dim,
-            window_s=cfg.window_s,
-            frontend=fe,
-            max_batch=profile.max_batch,
-            max_seconds=profile.max_seconds,
-        )
-        audio_module = model.audio_export_module()
-        fp32_path = work / "audio.fp32.onnx"
-        log("exporting the audio tower (front end inside) ...")
-        export_audio_onnx(
-            audio_module, fp32_path, window_samples=window_samples, metadata={**meta, "precision": "fp32"}
-        )
-        fp32_check = compare_audio(audio_module, fp32_path, window_samples=window_samples)
-        log(f"audio fp32 ONNX vs PyTorch: {fp32_check.describe()}")
-        if fp32_check.min_cosine < MIN_ONNX_COSINE:
-            raise ExportError(
-                f"audio.onnx disagrees with PyTorch: cosine {fp32_check.min_cosine:.6f} < {MIN_ONNX_COSINE}"
-            )
-        int8_check, quant_text, int8_path, int8_paths = None, None, None, None
-        windows: list[np.ndarray] = []
-        if calibration is not None and (int8 or "int8" in profile.tensorrt):
-            from slap_edge.export.quantize import calibration_windows
-
-            if isinstance(calibration, (str, Path)):
-                windows = calibration_windows(
-                    calibration,
-                    count=profile.calibration_clips,
-                    window_samples=window_samples,
-                    sample_rate=fe.sample_rate,
-                )
-            else:
-                windows = list(calibration)
-        if int8:
-            from slap_edge.export.int8_kernels import check_int8_paths
-            from slap_edge.export.quantize import quantize_audio_onnx
-
-            log(f"quantizing to int8 ({len(windows)} calibration windows) ...")
-            int8_path = folder / AUDIO_ONNX
-            qreport = quantize_audio_onnx(fp32_path, int8_path, calibration=windows)
-            quant_text = qreport.describe()
-            int8_paths = check_int8_paths(fp32_path, int8_path, window_samples=window_samples)
-            int8_check = int8_paths.native
-            log(f"audio int8 ONNX vs fp32 ONNX: {int8_check.describe()}")
-            log(f"int8 kernel paths: {int8_paths.describe()}")
-            if int8_paths.min_cosine < MIN_INT8_COSINE:
-                raise ExportError(
-                    f"int8 audio.onnx drifted from fp32: cosine {int8_paths.min_cosine:.4f} < {MIN_INT8_COSINE} "
-                    f"on at least one kernel path ({int8_paths.describe()})"
-                )
-        else:
-            shutil.copyfile(fp32_path, folder / AUDIO_ONNX)
-        if "fp16" in profile.tensorrt and int8:
-            shutil.copyfile(fp32_path, folder / AUDIO_FP32_ONNX)  # TensorRT fp16 needs the float graph
-        if "int8" in profile.tensorrt:
-            from slap_edge.export.int8_kernels import check_int8_paths
-            from slap_edge.export.quantize import quantize_audio_onnx
-
-            if not windows:
-                raise ExportError("a TensorRT int8 graph needs calibration clips: give --calibration CORPUS_DIR")
-            log("writing the TensorRT int8 graph (static QDQ) ...")
-            quantize_audio_onnx(fp32_path, folder / AUDIO_QDQ_ONNX, calibration=windows, for_tensorrt=True)
-            qdq_check = check_int8_paths(fp32_path, folder / AUDIO_QDQ_ONNX, window_samples=window_samples)
-            log(f"TensorRT QDQ graph (run by ONNX Runtime) vs fp32: {qdq_check.describe()}")
-
-        text_check = None
-        params_text = 0
-        if with_text:
-            from slap_edge.models.text import tokenize, tokenizer_json_path
-
-            text_module = model.text_export_module()
-            params_text = _count(text_module)
-            log("exporting the text tower ...")
-            export_text_onnx(
-                text_module,
-                folder / TEXT_ONNX,
-                metadata=text_metadata(
-                    model_name=source.name, model_id_=mid, embed_dim=cfg.embed_dim, max_tokens=cfg.text.max_length
-                ),
-            )
-            shutil.copyfile(tokenizer_json_path(), folder / TOKENIZER)
-            ids, mask = tokenize(list(TEXT_CHECK_SENTENCES), cfg.text.max_length)
-            text_check = compare_text(text_module, folder / TEXT_ONNX, ids.numpy(), mask.numpy())
-            log(f"text ONNX vs PyTorch: {text_check.describe()}")
-            if text_check.min_cosine < MIN_ONNX_COSINE:
-                raise ExportError(f"text.onnx disagrees with PyTorch: cosine {text_check.min_cosine:.6f}")
-            if int8:
-                from slap_edge.export.quantize import quantize_text_onnx
-
-                text_fp32 = folder / "text.fp32.onnx"
-                (folder / TEXT_ONNX).replace(text_fp32)
-                text_quant = quantize_text_onnx(text_fp32, folder / TEXT_ONNX)
-                text_fp32.unlink()
-                text_int8_check = compare_text(text_module, folder / TEXT_ONNX, ids.numpy(), mask.numpy())
-                log(f"text int8: {text_quant.describe()}; vs PyTorch: {text_int8_check.describe()}")
-                if text_int8_check.min_cosine < MIN_TEXT_INT8_COSINE:
-                    raise ExportError(
-                        f"int8 text.onnx drifts from PyTorch: cosine {text_int8_check.min_cosine:.4f} < "
-                        f"{MIN_TEXT_INT8_COSINE}; export without --int8 to keep a float text tower"
-                    )
-                text_check = text_int8_check
-
-        zero_shot = None
-        if suite is not None:
-            log(f"zero-shot agreement on {suite} ...")
-            saturating = None
-            if int8_path is not None:
-                from slap_edge.export.int8_kernels import emulate_integer_kernels
-
-                saturating = work / "audio.int8-saturating.onnx"
-                emulate_integer_kernels(int8_path, saturating, saturate=True)
-            zero_shot = zero_shot_check(model, suite, fp32_path, int8_path, window_samples, saturating)
-
+        graphs = _export_audio(model, source, mid, work, folder, profile, int8, calibration, log)
+        text_check, params_text = _export_text(model, source, mid, folder, int8, log) if with_text else (None, 0)
+        zero_shot = _check_suite(model, suite, graphs, work, log) if suite is not None else None
         precision = "int8" if int8 else "fp32"
-        manifest: dict[str, Any] = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "model": {
-                "name": source.name,
-                "id": mid,
-                "embed_dim": cfg.embed_dim,
-                "precision": precision,
-                "teacher": source.teacher,
-                "training_data": source.training_data,
-            },
-            "audio": {
-                "sample_rate": fe.sample_rate,
-                "window_s": cfg.window_s,
-                "hop_s": profile.hop_s,
-                "frontend": to_dict(fe),
-            },
-            "scoring": {"logit_scale": model.logit_scale_value()},
-            "files": {},
-            "created_by": f"slap-edge {__version__}",
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        }
-        if with_text:
-            manifest["text"] = {"max_length": cfg.text.max_length, "tokenizer": TOKENIZER}
-        if profile.tensorrt:
-            manifest["tensorrt"] = {"precisions": list(profile.tensorrt)}
-        if int8_paths is not None:
-            manifest["checks"] = {"audio_int8": int8_paths.to_dict()}
-        sizes = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
+        manifest = _manifest(model, source, mid, precision, profile, with_text, graphs)
         report = ExportReport(
             path=out,
             model_id=mid,
             precision=precision,
-            audio_fp32=fp32_check,
-            audio_int8=int8_check,
+            audio_fp32=graphs.fp32_check,
+            audio_int8=graphs.int8_check,
             text=text_check,
             zero_shot=zero_shot,
-            sizes=sizes,
-            quantization=quant_text,
-            int8_paths=int8_paths,
+            sizes={p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()},
+            quantization=graphs.quantization,
+            int8_paths=graphs.int8_paths,
         )
-        card = _model_card(source, manifest, report, _count(audio_module), params_text)
-        (folder / MODEL_CARD).write_text(card, encoding="utf-8")
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                name = path.relative_to(folder).as_posix()
-                manifest["files"][name] = {"sha256": sha256_file(path), "size": path.stat().st_size}
-        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        load_bundle(folder)  # the kiosk's own reader must accept it before it leaves the temp folder
-        if tar:
-            archive = work / out.name
-            _write_archive(folder, archive)
-            # Check the archive as a kiosk would unpack it (not through the reader's shared unpack cache).
-            load_bundle(unpack_bundle(archive, work / "unpacked"))
-            os.replace(archive, out)
-        else:
-            os.replace(folder, out)
+        write_model_card(folder, model_card(manifest, report, graphs.params, params_text))
+        _write_manifest(folder, manifest)
+        _publish(folder, work, out, tar)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log(f"wrote {out}")
     return report
-
-
-def append_model_card(bundle_dir: str | Path, sections: list[str], record: dict[str, Any] | None = None) -> Path:
-    """Append markdown ``sections`` (measured after export: evaluation tables, latency) to a bundle folder's
-    MODEL_CARD.md and update its checksum in manifest.json, so the bundle still verifies. ``record`` (commit, hashes
-    of recipes and configs, corpus fingerprint, suites; `slap_edge.export.card.build_record`) is stored as the
-    manifest's ``record``. Both files are replaced atomically; the bundle is checked with the kiosk's loader
-    afterwards."""
-    root = Path(bundle_dir)
-    manifest_path, card_path = root / MANIFEST, root / MODEL_CARD
-    if not manifest_path.is_file() or not card_path.is_file():
-        raise ExportError(f"{root}: not a bundle folder with {MANIFEST} and {MODEL_CARD}")
-    load_bundle(root)  # refuse to touch a bundle that does not verify as it is
-    text = card_path.read_text(encoding="utf-8").rstrip("\n")
-    text += "\n\n" + "\n\n".join(s.strip("\n") for s in sections) + "\n"
-    tmp_card = card_path.with_name(card_path.name + ".tmp")
-    tmp_card.write_text(text, encoding="utf-8")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest["files"][MODEL_CARD] = {"sha256": sha256_file(tmp_card), "size": tmp_card.stat().st_size}
-    if record is not None:
-        manifest["record"] = record
-    tmp_manifest = manifest_path.with_name(manifest_path.name + ".tmp")
-    tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    tmp_card.replace(card_path)
-    tmp_manifest.replace(manifest_path)
-    load_bundle(root)
-    return card_path
