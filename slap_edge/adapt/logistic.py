@@ -16,6 +16,7 @@ clips, whatever the embedding size. A site has tens of clips, so each fit is a f
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -49,6 +50,23 @@ def softmax64(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def _backtrack(
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    theta: np.ndarray,
+    step: np.ndarray,
+    value: float,
+    slope: float,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Armijo backtracking along ``-step`` from ``theta``: the first halving that decreases the objective enough."""
+    t = 1.0
+    while True:
+        cand = theta - t * step
+        cand_value, cand_p = objective(cand)
+        if cand_value <= value + 1e-4 * t * slope or t < 1e-10:
+            return cand, cand_value, cand_p
+        t *= 0.5
 
 
 def fit_softmax_regression(
@@ -130,17 +148,10 @@ def fit_softmax_regression(
             hess[a, :, a, :] += np.diag(reg)
         size = k * (r + 1)
         step = np.linalg.solve(hess.reshape(size, size), grad.reshape(size)).reshape(k, r + 1)
-        # Backtracking line search: Newton steps on a logistic loss can overshoot while far from the optimum.
-        t = 1.0
-        slope = -float(np.sum(grad * step))
-        while True:
-            cand = theta - t * step
-            cand_value, cand_p = objective(cand)
-            if cand_value <= value + 1e-4 * t * slope or t < 1e-10:
-                break
-            t *= 0.5
+        # Newton steps on a logistic loss can overshoot while far from the optimum: backtrack.
+        theta, cand_value, p = _backtrack(objective, theta, step, value, -float(np.sum(grad * step)))
         converged = value - cand_value < 1e-14 * max(1.0, abs(value))
-        theta, value, p = cand, cand_value, cand_p
+        value = cand_value
         if converged:
             break
     weights = w0 + theta[:, :-1] @ basis.T
@@ -198,16 +209,9 @@ def fit_logit_calibration(
         h_logits = sw[:, None, None] * (p[:, :, None] * np.eye(k) - p[:, :, None] * p[:, None, :])  # [n, C, C]
         hess = np.einsum("nca,ncd,ndb->ab", jac, h_logits, jac) + np.diag(precision)
         step = np.linalg.solve(hess, grad)
-        t = 1.0
-        slope = -float(grad @ step)
-        while True:
-            cand = theta - t * step
-            cand_value, cand_p = objective(cand)
-            if cand_value <= value + 1e-4 * t * slope or t < 1e-10:
-                break
-            t *= 0.5
+        theta, cand_value, p = _backtrack(objective, theta, step, value, -float(grad @ step))
         converged = value - cand_value < 1e-14 * max(1.0, abs(value))
-        theta, value, p = cand, cand_value, cand_p
+        value = cand_value
         if converged:
             break
     return float(theta[0]), theta[1:].copy()
