@@ -191,6 +191,12 @@ def distill_command(
     allow_partial: bool = typer.Option(
         False, "--allow-partial", help="Accept a teacher stopped before its recipe's last step (experiments only)."
     ),
+    init_from: Path | None = typer.Option(
+        None,
+        "--init-from",
+        help="Start the student from a finished student run's weights (e.g. distil on for more steps or on more "
+        "data; fresh optimiser, this recipe's schedule); recorded in the recipe and OUT/init.json.",
+    ),
 ) -> None:
     """Distil a teacher into a student with the same trainer (task "distill"); the text tower is the teacher's."""
     from slap_edge.config import ConfigError, load_config, to_dict
@@ -218,6 +224,8 @@ def distill_command(
         overrides = {**rec.model_overrides, "text": to_dict(teacher_config.model.text)}
         options = {**rec.task_options, "teacher": str(teacher.resolve())}
         rec = dataclasses.replace(rec, model_overrides=overrides, task_options=options)
+        if init_from is not None:
+            rec = dataclasses.replace(rec, init_from=str(init_from.resolve()))
         exclude = holdout_patterns(exclude_holdout)
         result = train(
             rec, data, out, resume=resume, max_steps=max_steps, device=device, progress=progress, exclude=exclude

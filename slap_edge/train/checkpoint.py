@@ -147,6 +147,42 @@ def config_differences(old: Any, new: Any, prefix: str = "") -> list[str]:
     return keys
 
 
+INIT_NAME = "init.json"
+
+
+def init_from_run(model: SlapModel, run_dir: str | Path) -> dict[str, Any]:
+    """Load a finished run's trained weights into ``model`` (a new run's start, see ``TrainRecipe.init_from``).
+
+    The run must be complete (its recipe's last step) and its model config must be ``model``'s, else a
+    ``CheckpointError`` names what differs. Returns what the new run records in ``init.json``: the folder, its step
+    and the sha256 of its weights file, so the starting point of a second stage is pinned.
+    """
+    import hashlib
+
+    from slap_edge.train.pack import PACKED_NAME
+
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_NAME).is_file():
+        raise CheckpointError(
+            f"init_from {run_dir}: not a run folder (no {CONFIG_NAME}); give a finished run of slap-edge train or "
+            "distill, or a packed run"
+        )
+    step, _ = check_run_complete(run_dir)
+    diff = config_differences(read_run_config(run_dir).model, model.config)
+    if diff:
+        raise CheckpointError(
+            f"init_from {run_dir}: its model config differs from this recipe's in {', '.join(diff[:6])}; a run can "
+            "only start from the weights of the same model"
+        )
+    load_weights(model, run_dir, expected_step=step)
+    weights = run_dir / MODEL_NAME if (run_dir / MODEL_NAME).is_file() else run_dir / PACKED_NAME
+    digest = hashlib.sha256()
+    with weights.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"init_from": str(run_dir.resolve()), "step": step, "weights": weights.name, "sha256": digest.hexdigest()}
+
+
 def check_resume_config(run_dir: Path, new: RunConfig) -> None:
     try:
         old = read_run_config(run_dir)

@@ -36,8 +36,15 @@ def train_command(
     record_order: bool = typer.Option(
         False, "--record-order", help="Write the clip numbers of every step to OUT/order-rank{R}.jsonl."
     ),
+    init_from: Path | None = typer.Option(
+        None,
+        "--init-from",
+        help="Start from a finished run's weights (same model; fresh optimiser, this recipe's schedule); recorded "
+        "in the recipe and OUT/init.json.",
+    ),
 ) -> None:
     """Train a model from a recipe (one process; use torchrun for several, see train/launch_torchrun.sh)."""
+    import dataclasses
     import logging
 
     from rich.console import Console
@@ -54,6 +61,8 @@ def train_command(
     console = Console(stderr=True)
     try:
         cfg = load_config(TrainRecipe, recipe)
+        if init_from is not None:
+            cfg = dataclasses.replace(cfg, init_from=str(init_from.resolve()))
         exclude = holdout_patterns(exclude_holdout)
         result = train(
             cfg,

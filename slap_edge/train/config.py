@@ -39,6 +39,10 @@ class TrainRecipe:
     # Compute every clip's log-mel once before the first step and cut windows from it (contrastive_mae only): the
     # front end then costs nothing per step, and windows start at whole hops, where its frames are exact.
     precompute_log_mel: bool = False
+    # A finished run folder (or packed run) whose trained weights start this run, with a fresh optimiser and this
+    # recipe's schedule (a second stage: e.g. distilling on for more steps, or on more data). Its model config must be
+    # this run's. `train`/`distill --init-from RUN` fill it in; a relative path is taken from the working directory.
+    init_from: str = ""
 
     def __post_init__(self) -> None:
         positive = {"batch_size": self.batch_size, "steps": self.steps, "checkpoint_every": self.checkpoint_every}

@@ -34,11 +34,14 @@ from slap_edge.models.registry import resolve_model_config
 from slap_edge.models.slap import SlapModel
 from slap_edge.train.checkpoint import (
     CONFIG_NAME,
+    INIT_NAME,
     METRICS_NAME,
     OPTIMIZER_NAME,
     CheckpointError,
     check_resume_config,
+    check_run_complete,
     has_checkpoint,
+    init_from_run,
     load_weights,
     read_run_config,
     read_state,
@@ -441,6 +444,12 @@ def _train(
         start_step = int(state["step"])
     elif has_checkpoint(run_dir):
         raise CheckpointError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    if recipe.init_from and not resume:
+        # Fail before the data is decoded: the starting run must exist and be finished (its config is checked when
+        # the model is built).
+        if not (Path(recipe.init_from) / CONFIG_NAME).is_file():
+            raise CheckpointError(f"init_from {recipe.init_from}: not a run folder (no {CONFIG_NAME})")
+        check_run_complete(recipe.init_from)
     end_step = min(recipe.steps, max_steps) if max_steps is not None else recipe.steps
     if resume and start_step >= end_step:
         # Nothing left to train (a chain run again after it finished): no data, cache or model to build.
@@ -488,6 +497,11 @@ def _train(
     model = SlapModel(model_config)
     if resume:
         load_weights(model, run_dir, expected_step=start_step)
+    elif recipe.init_from:
+        init = init_from_run(model, recipe.init_from)
+        if dist.is_main:
+            (run_dir / INIT_NAME).write_text(json.dumps(init, indent=1) + "\n")
+            log.info("starting from %s (step %d, sha256 %s)", init["init_from"], init["step"], init["sha256"][:12])
     model.to(dist.device).train()
     task = create_task(recipe.task, recipe.task_options, model_config, dist.device)
     optimizer = torch.optim.AdamW(
