@@ -123,6 +123,30 @@ def append_model_card(bundle_dir: str | Path, sections: list[str], record: dict[
     return card_path
 
 
+def run_stages(label: str, run: Path) -> list[tuple[str, Path, dict[str, Any] | None]]:
+    """``(label, run folder, init.json or None)`` of a run and of every run it started from (``--init-from``), last
+    stage first: a student distilled on in a second stage names its first stage too."""
+    stages: list[tuple[str, Path, dict[str, Any] | None]] = []
+    seen: set[Path] = set()
+    while run.resolve() not in seen:
+        seen.add(run.resolve())
+        init_path = run / "init.json"
+        init = json.loads(init_path.read_text()) if init_path.is_file() else None
+        stages.append((label, run, init))
+        if init is None or not Path(init["init_from"]).is_dir():
+            break
+        label, run = f"{label} (stage {len(stages) + 1} back)", Path(init["init_from"])
+    return stages
+
+
+def _train_records(data: str | Path) -> list[Any]:
+    """The train split of a run's data folder (empty when it is not on disk here)."""
+    from slap_edge.data.manifest import iter_manifest
+
+    manifest = Path(data) / "manifest.jsonl"
+    return [r for r in iter_manifest(Path(data)) if r.split == "train"] if manifest.is_file() else []
+
+
 def training_section(teacher_run: Path, student_run: Path, corpus: Path, holdout: Path | None) -> str:
     """Where the weights came from: corpus (synthetic engines, licences), recipes, seeds, steps, held-out voices."""
     from slap_edge.data.manifest import iter_manifest
@@ -146,7 +170,9 @@ def training_section(teacher_run: Path, student_run: Path, corpus: Path, holdout
         lines.append(f"  - {name}: {entry['clips']} clips, {len(entry['voices'])} voices, licence {entry['licence']}")
     from slap_edge.train.checkpoint import read_run_config, read_state
 
-    for label, run in (("teacher", teacher_run), ("student", student_run)):
+    for label, run, init in [
+        st for pair in (("teacher", teacher_run), ("student", student_run)) for st in run_stages(*pair)
+    ]:
         config, step = read_run_config(run), read_state(run).get("step")
         recipe = config.recipe
         lines.append(
@@ -154,6 +180,21 @@ def training_section(teacher_run: Path, student_run: Path, corpus: Path, holdout
             f"lr {recipe.lr}, seed {recipe.seed}"
             + (f", held-out voices excluded: {', '.join(config.exclude)}" if config.exclude else "")
         )
+        if Path(config.data).resolve() != corpus.resolve():
+            train = _train_records(config.data)
+            kinds: dict[str, int] = {}
+            for rec in train:
+                kinds[rec.engine or rec.source] = kinds.get(rec.engine or rec.source, 0) + 1
+            lines.append(
+                f"  - trained on `{Path(config.data).name}` (train split {len(train)} clips: "
+                + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+                + ")"
+            )
+        if init is not None:
+            lines.append(
+                f"  - started from run `{Path(init['init_from']).name}` ({init['step']} steps; weights sha256 "
+                f"`{init['sha256'][:16]}`)"
+            )
     if holdout is not None and holdout.is_file():
         info = json.loads(holdout.read_text())
         lines.append(f"- voices never heard in training (the held-out-voice suite): {', '.join(info['patterns'])}")
@@ -201,12 +242,20 @@ def build_record(
     from slap_edge.train.checkpoint import read_run_config, read_state
 
     sources: dict[str, dict[str, Any]] = {}
-    for rec in iter_manifest(corpus):
+    counted: set[str] = set()
+
+    def count(rec: Any) -> None:
+        counted.add(rec.id)
         entry = sources.setdefault(rec.licence or "unknown", {"clips": 0, "engines": set()})
         entry["clips"] += 1
         entry["engines"].add(rec.engine or rec.source)
+
+    for rec in iter_manifest(corpus):
+        count(rec)
     runs = {}
-    for label, run in (("teacher", teacher_run), ("student", student_run)):
+    for label, run, init in [
+        st for pair in (("teacher", teacher_run), ("student", student_run)) for st in run_stages(*pair)
+    ]:
         config = read_run_config(run)
         runs[label] = {
             "model": config.model.name,
@@ -216,6 +265,20 @@ def build_record(
             "recipe_steps": config.recipe.steps,
             "held_out": list(config.exclude),
         }
+        if Path(config.data).resolve() != corpus.resolve():
+            # Training data beyond the corpus (e.g. real speech merged in): its train split counts for the licences.
+            manifest = Path(config.data) / "manifest.jsonl"
+            runs[label]["data"] = {
+                "name": Path(config.data).name,
+                "manifest_sha256": sha256_file(manifest) if manifest.is_file() else None,
+            }
+            for rec in _train_records(config.data):
+                if rec.id not in counted:
+                    count(rec)
+        if init is not None:
+            runs[label]["init"] = {k: init[k] for k in ("step", "weights", "sha256")} | {
+                "run": Path(init["init_from"]).name
+            }
     cpu = "unknown"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():

@@ -83,3 +83,33 @@ def test_suite_fingerprint_changes_with_the_clips(tmp_path: Path, suite: Path) -
     with (copy / "clips.jsonl").open("a") as handle:
         handle.write("\n")
     assert suite_fingerprint(copy) != before
+
+
+def test_a_second_stage_student_names_its_first_stage_and_its_extra_data(
+    tmp_path: Path, corpus: Path, suite: Path
+) -> None:
+    from slap_edge.export.card import training_section
+
+    data = Path(shutil.copytree(corpus, tmp_path / "corpus"))
+    real = Path(shutil.copytree(corpus, tmp_path / "real"))
+    records = read_manifest(real / "manifest.jsonl")
+    real_records = [
+        dataclasses.replace(r, id=f"real-{r.id}", licence="GPL-2+", source="klettres", engine=None, split=split)
+        for r, split in zip(records, ["train", "test"] * len(records), strict=False)
+    ]
+    write_manifest(real_records, real / "manifest.jsonl")
+    teacher = _run(tmp_path / "teacher", "teacher-tiny", 10, 10, data)
+    first = _run(tmp_path / "student", "student-vit-nano", 5, 5, data)
+    second = _run(tmp_path / "student2", "student-vit-nano", 4, 4, real)
+    init = {"init_from": str(first), "step": 5, "weights": "model.safetensors", "sha256": "ab" * 32}
+    (second / "init.json").write_text(json.dumps(init))
+    record = build_record(teacher, second, data, [], [], [])
+    runs = record["runs"]
+    assert list(runs) == ["teacher", "student", "student (stage 2 back)"]
+    assert runs["student"]["init"] == {"step": 5, "weights": "model.safetensors", "sha256": "ab" * 32, "run": "student"}
+    assert runs["student"]["data"]["name"] == "real" and "data" not in runs["student (stage 2 back)"]
+    n_train = sum(r.split == "train" for r in real_records)
+    assert record["licences"]["GPL-2+"]["clips"] == n_train > 0  # the real clips' train split only
+    assert record["licences"]["GPL-2+"]["engines"] == ["klettres"]
+    text = training_section(teacher, second, data, None)
+    assert "started from run `student` (5 steps" in text and f"trained on `real` (train split {n_train} clips" in text
