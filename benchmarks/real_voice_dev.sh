@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real-voice dev suite, rebuilt from Debian packages, and a model scored on it (docs/real-voices.md).
 #
-#   benchmarks/real_voice_dev.sh [MODEL [TAG]]     MODEL: 'default' (the built-in bundle), a bundle or a run folder
+#   benchmarks/real_voice_dev.sh [MODEL [TAG]]     MODEL: 'default' (the built-in bundle), a bundle or a run folder,
+#                                                  or 'none': build the corpus and suite only (the default chain)
 #
 # Downloads the pinned package versions with apt-get download (run 'apt-get update' once first), unpacks them with
 # dpkg -x under $SRC, imports them and builds the suite under $WORK (slap-edge data real-voice-dev), then writes
@@ -45,6 +46,10 @@ for spec in "${PACKAGES[@]}"; do
 done
 
 "$PY" -m slap_edge.cli data real-voice-dev "$SRC" --out "$WORK"
+if [ "$MODEL" = none ]; then
+	echo "built $WORK (corpus and suite); no model scored"
+	exit 0
+fi
 "$PY" -m slap_edge.cli eval --suite "$WORK/suite" --model "$MODEL" \
 	--json "$RESULTS/$TAG.json" --markdown "$RESULTS/$TAG.md"
 

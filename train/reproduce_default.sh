@@ -4,7 +4,7 @@
 #   bash train/reproduce_default.sh [WORK_DIR]          (make reproduce-default; make reproduce-default VOICES=espeak)
 #
 # env: VOICES=all|espeak (espeak: no MBROLA voice, so no non-commercial data), CLIPS, SPEAKERS, SEED, JOBS,
-#      TEACHER_RECIPE, STUDENT_RECIPE, PROFILE, HOLDOUT, OUT, SLAP_EDGE,
+#      TEACHER_RECIPE, STUDENT_RECIPE, STUDENT2_RECIPE, STUDENT2_DATA, PROFILE, HOLDOUT, OUT, SLAP_EDGE,
 #      TEACHER=train|packed (packed: skip the teacher's training and distil from the committed packed teacher
 #      train/checkpoints/default-teacher, the exact weights of the built-in bundle's teacher; for CPUs where training
 #      it would take hours. The corpus is still made here: the student is distilled on it.)
@@ -35,6 +35,12 @@ SEED=${SEED:-11}
 JOBS=${JOBS:-$(nproc)}
 TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
 STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student-v2.json}
+# The student's second stage: distilled on from the first stage's weights (`distill --init-from`) with its own
+# schedule. STUDENT2_DATA=real merges the real-voice training speech (Debian packages: benchmarks/real_voice_dev.sh,
+# which needs `apt-get update` once) into the corpus for it; corpus uses the synthetic corpus alone; STUDENT2_RECIPE=
+# (empty) skips the stage.
+STUDENT2_RECIPE=${STUDENT2_RECIPE-train/recipes/student-distil-on.json}
+STUDENT2_DATA=${STUDENT2_DATA:-real}
 TEACHER=${TEACHER:-train}
 PACKED_TEACHER=train/checkpoints/default-teacher
 PROFILE=${PROFILE:-export/profiles/default-bundle.json}
@@ -55,11 +61,11 @@ steps=$(grep -o '"steps": *[0-9]*' "$TEACHER_RECIPE" | grep -o '[0-9]*$')
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 if [[ "$flags" == *avx512_bf16* || "$flags" == *amx_bf16* ]]; then
   echo "CPU has native bf16 (AVX512-BF16/AMX): the teacher's $steps steps train with bf16 autocast at 110-234 clips/s" \
-    "on 2 cores: $((steps * 64 / 234 / 60))-$((steps * 64 / 110 / 60)) min; the corpus 20-40 min; student (3,000 steps), export" \
-    "and evals about 40 min"
+    "on 2 cores: $((steps * 64 / 234 / 60))-$((steps * 64 / 110 / 60)) min; the corpus 20-40 min; students (3,000 + 2,000 steps), export" \
+    "and evals about 65 min"
 else
   echo "CPU without native bf16 (e.g. AVX2 only): the teacher's $steps steps train in float32 at about 60 clips/s on" \
-    "2 cores: about $((steps * 64 / 60 / 60)) min; the corpus 25-40 min; student (3,000 steps), export and evals about 60 min." \
+    "2 cores: about $((steps * 64 / 60 / 60)) min; the corpus 25-40 min; students (3,000 + 2,000 steps), export and evals about 80 min." \
     "Every stage resumes: rerun this script after an interruption. NOTE: a float32 run is not the bf16 model the" \
     "built-in bundle was trained as; its figures will differ slightly."
 fi
@@ -92,8 +98,25 @@ esac
 "$SE" distill --teacher "$WORK/teacher" --recipe "$STUDENT_RECIPE" --data "$WORK/corpus" --out "$WORK/student" \
   --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
   $([ -f "$WORK/student/state.json" ] && echo --resume)
+STUDENT="$WORK/student"
+RECIPES=(--recipe "$TEACHER_RECIPE" --recipe "$STUDENT_RECIPE")
+if [ -n "$STUDENT2_RECIPE" ]; then
+  case "$STUDENT2_DATA" in
+    real) RV=${RV:-work-data/real-voice-dev}
+       [ -f "$RV/corpus/all/manifest.jsonl" ] || WORK="$RV" PY="$PY" bash benchmarks/real_voice_dev.sh none
+       "$SE" data merge "$WORK/corpus" "$RV/corpus/all" --out "$WORK/corpus-real" --overwrite
+       DATA2="$WORK/corpus-real" ;;
+    corpus) DATA2="$WORK/corpus" ;;
+    *) echo "STUDENT2_DATA must be 'real' (corpus + real-voice training speech) or 'corpus'" >&2; exit 2 ;;
+  esac
+  "$SE" distill --teacher "$WORK/teacher" --recipe "$STUDENT2_RECIPE" --data "$DATA2" --out "$WORK/student2-$STUDENT2_DATA" \
+    --init-from "$WORK/student" --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
+    $([ -f "$WORK/student2-$STUDENT2_DATA/state.json" ] && echo --resume)
+  STUDENT="$WORK/student2-$STUDENT2_DATA"
+  RECIPES+=(--recipe "$STUDENT2_RECIPE")
+fi
 rm -rf "$OUT.new"
-"$SE" export --model "$WORK/student" --out "$OUT.new" --profile "$PROFILE" --int8 --with-text \
+"$SE" export --model "$STUDENT" --out "$OUT.new" --profile "$PROFILE" --int8 --with-text \
   --calibration "$WORK/corpus" --suite "$WORK/suite-test" | tee "$WORK/export.log"
 for s in test holdout; do
   "$SE" eval --suite "$WORK/suite-$s" --model "$WORK/teacher" --json "$WORK/eval-teacher-$s.json" \
@@ -101,9 +124,9 @@ for s in test holdout; do
   "$SE" eval --suite "$WORK/suite-$s" --model "$OUT.new" --json "$WORK/eval-bundle-$s.json" \
     --markdown "$WORK/eval-bundle-$s.md"
 done
-"$PY" -m slap_edge.export.card --teacher "$WORK/teacher" --student "$WORK/student" --corpus "$WORK/corpus" \
+"$PY" -m slap_edge.export.card --teacher "$WORK/teacher" --student "$STUDENT" --corpus "$WORK/corpus" \
   --holdout "$WORK/suite-holdout/holdout.json" \
-  --recipe "$TEACHER_RECIPE" --recipe "$STUDENT_RECIPE" --recipe "$PROFILE" \
+  "${RECIPES[@]}" --recipe "$PROFILE" \
   --eval "Held-out speakers (suite from the corpus' test split)" "$WORK/suite-test" "$WORK/eval-bundle-test.json" \
   --eval "Held-out voices (never heard in training)" "$WORK/suite-holdout" "$WORK/eval-bundle-holdout.json" \
   --teacher-eval "$WORK/eval-teacher-test.json" --teacher-eval "$WORK/eval-teacher-holdout.json" \
