@@ -29,7 +29,7 @@ help:
 	@echo "make reproduce-default  rebuild the default bundle from nothing (2-5 hours on a 2-core CPU; resumable)"
 	@echo "make reproduce-default VOICES=espeak   the same chain without MBROLA voices (no non-commercial data)"
 	@echo "make reproduce-default TEACHER=packed  distil from the committed teacher instead of training it (slow CPUs)"
-	@echo "make reproduce-default STUDENT2_DATA=corpus  the student's second stage without real speech (no apt downloads)"
+	@echo "make reproduce-default STUDENT2_RECIPE=train/recipes/student-distil-on.json  add a second student stage (STUDENT2_DATA=real|corpus)"
 	@echo "make real-voice-dev     (root) real-voice dev suite from Debian packages; RV_MODEL=default scored on it"
 
 debian-packages:
@@ -98,8 +98,9 @@ demo: setup-base
 VOICES ?= all
 TEACHER ?= train
 STUDENT2_DATA ?= real
+STUDENT2_RECIPE ?=
 reproduce-default: setup
-	VOICES=$(VOICES) TEACHER=$(TEACHER) STUDENT2_DATA=$(STUDENT2_DATA) bash train/reproduce_default.sh
+	VOICES=$(VOICES) TEACHER=$(TEACHER) STUDENT2_DATA=$(STUDENT2_DATA) STUDENT2_RECIPE=$(STUDENT2_RECIPE) bash train/reproduce_default.sh
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

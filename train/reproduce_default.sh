@@ -37,9 +37,10 @@ TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
 STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student-v2.json}
 # The student's second stage: distilled on from the first stage's weights (`distill --init-from`) with its own
 # schedule. STUDENT2_DATA=real merges the real-voice training speech (Debian packages: benchmarks/real_voice_dev.sh,
-# which needs `apt-get update` once) into the corpus for it; corpus uses the synthetic corpus alone; STUDENT2_RECIPE=
-# (empty) skips the stage.
-STUDENT2_RECIPE=${STUDENT2_RECIPE-train/recipes/student-distil-on.json}
+# which needs `apt-get update` once) into the corpus for it; corpus uses the synthetic corpus alone. Off by default
+# (STUDENT2_RECIPE empty): the built-in bundle has no second stage. STUDENT2_RECIPE=train/recipes/student-distil-on.json
+# turns it on (an experiment, not yet the built-in bundle's chain).
+STUDENT2_RECIPE=${STUDENT2_RECIPE-}
 STUDENT2_DATA=${STUDENT2_DATA:-real}
 TEACHER=${TEACHER:-train}
 PACKED_TEACHER=train/checkpoints/default-teacher
@@ -61,11 +62,11 @@ steps=$(grep -o '"steps": *[0-9]*' "$TEACHER_RECIPE" | grep -o '[0-9]*$')
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 if [[ "$flags" == *avx512_bf16* || "$flags" == *amx_bf16* ]]; then
   echo "CPU has native bf16 (AVX512-BF16/AMX): the teacher's $steps steps train with bf16 autocast at 110-234 clips/s" \
-    "on 2 cores: $((steps * 64 / 234 / 60))-$((steps * 64 / 110 / 60)) min; the corpus 20-40 min; students (3,000 + 2,000 steps), export" \
-    "and evals about 65 min"
+    "on 2 cores: $((steps * 64 / 234 / 60))-$((steps * 64 / 110 / 60)) min; the corpus 20-40 min; student (3,000 steps), export" \
+    "and evals about 40 min"
 else
   echo "CPU without native bf16 (e.g. AVX2 only): the teacher's $steps steps train in float32 at about 60 clips/s on" \
-    "2 cores: about $((steps * 64 / 60 / 60)) min; the corpus 25-40 min; students (3,000 + 2,000 steps), export and evals about 80 min." \
+    "2 cores: about $((steps * 64 / 60 / 60)) min; the corpus 25-40 min; student (3,000 steps), export and evals about 60 min." \
     "Every stage resumes: rerun this script after an interruption. NOTE: a float32 run is not the bf16 model the" \
     "built-in bundle was trained as; its figures will differ slightly."
 fi
