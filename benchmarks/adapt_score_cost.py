@@ -54,7 +54,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     windows = (0.1 * rng.standard_normal((args.windows, bundle.window_samples))).astype(np.float32)
     emb = engines["prompts"].embed(windows[0])
+    from slap_edge.bundle_reader import resolve_bundle_path
+    from slap_edge.provenance import provenance
+
     result = {
+        "provenance": provenance(model=resolve_bundle_path(args.bundle), made_by=["python", *sys.argv]),
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
         "command": "python " + " ".join(sys.argv),
         "bundle": bundle.model_id,

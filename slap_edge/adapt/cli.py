@@ -29,6 +29,14 @@ def adapt(
         "calibrated+prior; zero-shot unless another is strictly better), calibrated (the prompts with a fitted scale "
         "and per-label offset, or zero-shot when that shows no gain) or plain (no prompts).",
     ),
+    criterion: str = typer.Option(
+        "guarded",
+        "--criterion",
+        help="How speaker-grouped CV picks the regularisation c: guarded (lowest held-out log-loss among the c that "
+        "keep the strongest pull's held-out macro-F1), guarded_1se (among those, the strongest pull within one "
+        "standard error of the lowest log-loss: closer to the prompts, at most 0.0005 macro-F1 below zero-shot on the "
+        "project's held-out speakers where guarded loses up to 0.004, but smaller gains), log_loss or f1.",
+    ),
     target_far: float = typer.Option(
         0.01, "--target-far", help="False-alarm rate each label's calibrated threshold aims at (0 = none)."
     ),
@@ -47,7 +55,13 @@ def adapt(
     from slap_edge.prompts import PromptsError, load_prompts
 
     try:
-        cfg = AdaptConfig(variant=variant, folds=folds, seed=seed, target_far=target_far if target_far > 0 else None)
+        cfg = AdaptConfig(
+            variant=variant,
+            criterion=criterion,
+            folds=folds,
+            seed=seed,
+            target_far=target_far if target_far > 0 else None,
+        )
         found = read_examples(examples)
         prompt_set = load_prompts(prompts) if prompts is not None else None
         result = adapt_site(bundle, found, cfg, prompts=prompt_set, skip_bad=skip_bad)

@@ -33,7 +33,7 @@ DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
 VARIANTS = ("prior", "auto", "calibrated", "plain")
 # The prompt heads `auto` chooses among, simplest first.
 CANDIDATES = ("zero_shot", "calibrated", "prior", "calibrated_prior")
-CRITERIA = ("guarded", "log_loss", "f1")
+CRITERIA = ("guarded", "guarded_1se", "log_loss", "f1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,6 +178,17 @@ def balanced_log_loss(probs: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(losses))
 
 
+def clip_log_losses(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """-log p(true label) of each scored row, weighted so that every label counts equally (their mean is
+    `balanced_log_loss` when every label has rows)."""
+    ok = ~np.isnan(probs[:, 0])
+    yk = y[ok]
+    p = np.clip(probs[ok, yk], 1e-12, 1.0)
+    counts = np.bincount(yk)
+    present = int(np.sum(counts > 0))
+    return -np.log(p) * (yk.size / (present * counts[yk]))
+
+
 def oof_macro_f1(probs: np.ndarray, y: np.ndarray, n_classes: int) -> float | None:
     """Macro-F1 of the rows that were scored (None when none were)."""
     ok = ~np.isnan(probs[:, 0])
@@ -202,7 +213,8 @@ def choose_c(
     pull toward the prompts, or the simpler plain head).
 
     ``criterion``: ``log_loss`` (balanced log-loss of the held-out clips), ``f1`` (their macro-F1), or ``guarded``
-    (the lowest log-loss among the c whose macro-F1 is no lower than the smallest c's). Log-loss alone may move the
+    (the lowest log-loss among the c whose macro-F1 is no lower than the smallest c's) or ``guarded_1se`` (among
+    those, the smallest c whose log-loss is within one standard error of the lowest). Log-loss alone may move the
     boundary toward the few adaptation speakers for a calibration gain; F1 alone is coarse with tens of clips and
     almost always ties back to the prior; the guard keeps log-loss's gains where the held-out F1 does not drop."""
     order = sorted(cs)
@@ -231,6 +243,7 @@ def choose_c(
             oofs[c][test] = head.probs(x[test])
     best: tuple[float, float, np.ndarray] | None = None
     floor: float | None = None  # guarded: the F1 of the strongest pull, which a looser c must not lose
+    eligible: list[float] = []
     for c in order:
         oof = oofs[c]
         f1 = oof_macro_f1(oof, y, n_classes)
@@ -241,13 +254,23 @@ def choose_c(
         else:
             if floor is None:
                 floor = f1
-            if criterion == "guarded" and f1 < floor - 1e-9:
+            if criterion.startswith("guarded") and f1 < floor - 1e-9:
                 continue
+            eligible.append(c)
             score = -balanced_log_loss(oof, y)
         if best is None or score > best[1] + 1e-9:
             best = (c, score, oof)
     if best is None:
         return sorted(cs)[(len(cs) - 1) // 2], None, False
+    if criterion == "guarded_1se":
+        # Breiman's one-standard-error rule: the strongest pull whose held-out log-loss is within one standard error
+        # (of the per-clip differences) of the lowest; with tens of clips the lowest is partly noise.
+        lowest = clip_log_losses(oofs[best[0]], y)
+        for c in eligible:
+            diff = clip_log_losses(oofs[c], y) - lowest
+            se = float(diff.std(ddof=1) / math.sqrt(diff.size)) if diff.size > 1 else 0.0
+            if float(diff.mean()) <= se + 1e-12:
+                return c, oofs[c], True
     return best[0], best[2], True
 
 

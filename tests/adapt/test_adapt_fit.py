@@ -108,7 +108,7 @@ def test_fit_section_reports_all_three_and_stores_the_chosen_variant() -> None:
         AdaptConfig(criterion="accuracy")
 
 
-@pytest.mark.parametrize("criterion", ["guarded", "log_loss", "f1"])
+@pytest.mark.parametrize("criterion", ["guarded", "guarded_1se", "log_loss", "f1"])
 def test_choose_c_guarded_and_f1_never_lose_f1_against_the_strongest_pull(criterion: str) -> None:
     from slap_edge.adapt.fit import choose_c, oof_macro_f1, out_of_fold
 
@@ -124,6 +124,32 @@ def test_choose_c_guarded_and_f1_never_lose_f1_against_the_strongest_pull(criter
     if criterion != "log_loss":
         assert chosen >= strongest - 1e-9
     assert c > cs[0] and chosen > strongest  # wrong prompts: every criterion moves away from them
+
+
+def test_one_standard_error_rule_pulls_at_least_as_hard_and_stays_within_one_se_of_the_lowest_loss() -> None:
+    from slap_edge.adapt.fit import choose_c, clip_log_losses, out_of_fold
+
+    x, y = _data(40, 16, 2, seed=3, shift=0.2)
+    groups = np.array([f"s{i // 2}" for i in range(40)], dtype=object)
+    folds, _ = speaker_folds(y, groups, 5, 0)
+    prior = 20.0 * np.eye(2, 16)  # prompts that point the right way, loosely
+    cs = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+    c_best, _, _ = choose_c(x, y, 2, prior, folds, cs, criterion="guarded")
+    c_1se, oof, decided = choose_c(x, y, 2, prior, folds, cs, criterion="guarded_1se")
+    assert decided and c_1se < c_best  # on these clips the rule bites: a stronger pull within one SE
+    diff = clip_log_losses(oof, y) - clip_log_losses(out_of_fold(x, y, 2, c_best, prior, folds), y)
+    assert diff.mean() <= diff.std(ddof=1) / np.sqrt(diff.size) + 1e-9
+    section, info = fit_section(
+        "s",
+        x,
+        ["a" if v == 0 else "b" for v in y],
+        groups.tolist(),
+        ("a", "b"),
+        {"a": np.eye(2, 16)[0], "b": np.eye(2, 16)[1]},
+        20.0,
+        AdaptConfig(criterion="guarded_1se"),
+    )
+    assert info["c_chosen_by"] == "cross-validation (guarded_1se)" and info["head"] == "prior"
 
 
 def test_decision_uses_a_calibrated_threshold_per_label() -> None:

@@ -72,6 +72,26 @@ def test_adapt_writes_heads_for_the_bundle(heads_file: Path, test_bundle: Path) 
     assert cv["plain"] is not None and cv["prior"] is not None and cv["zero_shot"] is not None
 
 
+def test_adapt_criterion_option_is_recorded_and_a_bad_one_is_named(
+    site: dict[str, Path], test_bundle: Path, tmp_path: Path
+) -> None:
+    base = [
+        "adapt",
+        "--bundle",
+        str(test_bundle),
+        "--examples",
+        str(site["examples"]),
+        "--prompts",
+        str(site["prompts"]),
+    ]
+    out = tmp_path / "site-1se.npz"
+    result = runner.invoke(app, base + ["--out", str(out), "--criterion", "guarded_1se", "--target-far", "0"])
+    assert result.exit_code == 0, result.output
+    assert load_heads(out).section("speaker").info["c_chosen_by"] == "cross-validation (guarded_1se)"
+    result = runner.invoke(app, base + ["--out", str(tmp_path / "x.npz"), "--criterion", "accuracy"])
+    assert result.exit_code != 0 and "criterion must be one of" in result.output and not (tmp_path / "x.npz").exists()
+
+
 def test_heads_from_one_bundle_are_refused_by_another(heads_file: Path, tmp_path: Path) -> None:
     from slap_edge.bundle_reader import load_bundle
     from slap_edge.eval.embedders import EmbeddingSource
