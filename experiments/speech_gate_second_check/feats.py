@@ -43,34 +43,36 @@ def feats(x):
     lb=np.log10(bands+1e-10).astype(np.float16)
     ln=np.log(S); flux=np.r_[0,np.sqrt(((np.diff(ln,axis=0).clip(0))**2).mean(1))]
     return dict(lb=lb,db=db.astype(np.float32),flat=flat.astype(np.float32),cen=cen.astype(np.float32),low=low.astype(np.float32),hi=hi.astype(np.float32),voi=voi.astype(np.float32),f0=f0.astype(np.float32),flux=flux.astype(np.float32))
-mode=sys.argv[1]; out=Path(sys.argv[2]); out.mkdir(parents=True,exist_ok=True)
-if mode=='nonspeech':
-    for pkg in sorted(Path(sys.argv[3]).iterdir()):
-        if (out/f'{pkg.name}.npz').exists(): continue
-        t=time.time(); vad=SileroVAD(SR); xs=[]; files=[]; carry=np.zeros(0,np.float32); pos=0
-        probs=[]; held=0.0; parts=[]
-        for f in sorted(pkg.rglob('*')):
-            if f.suffix.lower() in EXT and f.is_file():
-                if any(s in f.name for s in SPOKEN): continue
-                if held>=600:
-                    vad=SileroVAD(SR); held=0.0; parts.append(pos)
-                    if carry.shape[0]: xs.append(np.zeros(F,np.float32)); probs.append(np.zeros(1,np.float32)); pos+=1
-                    carry=np.zeros(0,np.float32)
-                held+=sf.info(str(f)).duration+0.5
-                x=np.concatenate([carry, load(f), np.zeros(SR//2,np.float32)])
-                n=x.shape[0]//F; probs.append(silero(vad,x[:n*F])); xs.append(x[:n*F]); carry=x[n*F:]
-                files.append((str(f),pos,pos+n)); pos+=n
-        X=np.concatenate(xs); d=feats(X)
-        np.savez(out/f'{pkg.name}.npz',parts=np.array(parts),p=np.concatenate(probs),files=np.array(files,dtype=object),**d)
-        print(pkg.name,round(pos*F/SR/60,1),'min',round(time.time()-t,1),'s',flush=True)
-else:
-    folder=Path(sys.argv[3]); name=sys.argv[4]; limit=int(sys.argv[5]) if len(sys.argv)>5 else 10**9
-    man=folder/'manifest.jsonl'
-    if not man.exists(): man=folder/'clips.jsonl'
-    rows=list({r['path']:r for r in (json.loads(l) for l in man.read_text().splitlines() if l.strip())}.values())
-    if len(rows)>limit: rows=[rows[i*len(rows)//limit] for i in range(limit)]
-    res=[]
-    for r in rows:
-        x=load(folder/r['path']); d=feats(x); d['p']=silero(SileroVAD(SR),x); res.append(d)
-    np.savez(out/f'{name}.npz',clips=np.array(res,dtype=object),paths=np.array([r['path'] for r in rows]),voices=np.array([str(r.get('voice',r.get('speaker',''))) for r in rows]))
-    print(name,len(res),round(sum(len(d['p']) for d in res)*F/SR/60,1),'min',flush=True)
+
+if __name__ == "__main__":
+    mode=sys.argv[1]; out=Path(sys.argv[2]); out.mkdir(parents=True,exist_ok=True)
+    if mode=='nonspeech':
+        for pkg in sorted(Path(sys.argv[3]).iterdir()):
+            if (out/f'{pkg.name}.npz').exists(): continue
+            t=time.time(); vad=SileroVAD(SR); xs=[]; files=[]; carry=np.zeros(0,np.float32); pos=0
+            probs=[]; held=0.0; parts=[]
+            for f in sorted(pkg.rglob('*')):
+                if f.suffix.lower() in EXT and f.is_file():
+                    if any(s in f.name for s in SPOKEN): continue
+                    if held>=600:
+                        vad=SileroVAD(SR); held=0.0; parts.append(pos)
+                        if carry.shape[0]: xs.append(np.zeros(F,np.float32)); probs.append(np.zeros(1,np.float32)); pos+=1
+                        carry=np.zeros(0,np.float32)
+                    held+=sf.info(str(f)).duration+0.5
+                    x=np.concatenate([carry, load(f), np.zeros(SR//2,np.float32)])
+                    n=x.shape[0]//F; probs.append(silero(vad,x[:n*F])); xs.append(x[:n*F]); carry=x[n*F:]
+                    files.append((str(f),pos,pos+n)); pos+=n
+            X=np.concatenate(xs); d=feats(X)
+            np.savez(out/f'{pkg.name}.npz',parts=np.array(parts),p=np.concatenate(probs),files=np.array(files,dtype=object),**d)
+            print(pkg.name,round(pos*F/SR/60,1),'min',round(time.time()-t,1),'s',flush=True)
+    else:
+        folder=Path(sys.argv[3]); name=sys.argv[4]; limit=int(sys.argv[5]) if len(sys.argv)>5 else 10**9
+        man=folder/'manifest.jsonl'
+        if not man.exists(): man=folder/'clips.jsonl'
+        rows=list({r['path']:r for r in (json.loads(l) for l in man.read_text().splitlines() if l.strip())}.values())
+        if len(rows)>limit: rows=[rows[i*len(rows)//limit] for i in range(limit)]
+        res=[]
+        for r in rows:
+            x=load(folder/r['path']); d=feats(x); d['p']=silero(SileroVAD(SR),x); res.append(d)
+        np.savez(out/f'{name}.npz',clips=np.array(res,dtype=object),paths=np.array([r['path'] for r in rows]),voices=np.array([str(r.get('voice',r.get('speaker',''))) for r in rows]))
+        print(name,len(res),round(sum(len(d['p']) for d in res)*F/SR/60,1),'min',flush=True)
