@@ -112,6 +112,19 @@ def draw_split(
     return np.asarray(adapt), test
 
 
+def task_arrays(
+    suite: Any, task: Any, audio: np.ndarray, row_of: dict[Path, int], text_of: dict
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One task's embeddings (float64), class numbers, speakers and per-class prompt vectors, from `embed_cached`."""
+    clips = [c for c in suite.clips_of(task.name) if c.path in row_of]
+    x = audio[[row_of[c.path] for c in clips]].astype(np.float64)
+    y = np.array([task.labels.index(c.label) for c in clips])
+    spk = np.array([c.speaker for c in clips])
+    flat = [(label, p) for label, ps in task.classes.items() for p in ps]
+    _, vectors = class_vectors(np.stack([text_of[p] for _, p in flat]), [label for label, _ in flat])
+    return x, y, spk, vectors
+
+
 def run_task(
     x: np.ndarray, y: np.ndarray, spk: np.ndarray, vectors: np.ndarray, logit_scale: float, args: argparse.Namespace
 ) -> dict[int, list[dict[str, Any]]]:
@@ -362,16 +375,11 @@ def main() -> None:
         suite, audio, row_of, text_of = embed_cached(args.bundle, Path(path), args.cache)
         per_task: dict[str, dict[int, list[dict[str, Any]]]] = {}
         for task in suite.tasks:
-            clips = [c for c in suite.clips_of(task.name) if c.path in row_of]
-            x = audio[[row_of[c.path] for c in clips]].astype(np.float64)
-            y = np.array([task.labels.index(c.label) for c in clips])
-            spk = np.array([c.speaker for c in clips])
-            flat = [(label, p) for label, ps in task.classes.items() for p in ps]
-            _, vectors = class_vectors(np.stack([text_of[p] for _, p in flat]), [label for label, _ in flat])
+            x, y, spk, vectors = task_arrays(suite, task, audio, row_of, text_of)
             per_task[task.name] = run_task(x, y, spk, vectors, bundle.logit_scale, args)
             counts = {k: sum(not r.get("skipped") for r in v) for k, v in per_task[task.name].items()}
             print(
-                f"{name} {task.name}: {len(clips)} clips, {len(set(spk))} speakers; draws done per k {counts}",
+                f"{name} {task.name}: {len(y)} clips, {len(set(spk))} speakers; draws done per k {counts}",
                 flush=True,
             )
         result["suites"][name] = {

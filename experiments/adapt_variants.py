@@ -22,12 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from adapt_fewshot import draw_split, embed_cached  # noqa: E402
+from adapt_fewshot import draw_split, embed_cached, task_arrays  # noqa: E402
 
 from slap_edge.adapt.fit import DEFAULT_CS, cross_validate_candidates, fit_candidate, speaker_folds  # noqa: E402
 from slap_edge.adapt.logistic import LinearHead, softmax64  # noqa: E402
 from slap_edge.eval.metrics import macro_f1  # noqa: E402
-from slap_edge.scoring import class_vectors  # noqa: E402
 
 Predictor = Callable[[np.ndarray], np.ndarray]  # embeddings [n, D] -> probabilities [n, C]
 
@@ -338,12 +337,7 @@ def main() -> None:
         suite, audio, row_of, text_of = embed_cached(args.bundle, Path(path), args.cache)
         rows: dict[int, list[dict[str, Any]]] = {k: [] for k in ks}
         for task in suite.tasks:
-            clips = [c for c in suite.clips_of(task.name) if c.path in row_of]
-            x = audio[[row_of[c.path] for c in clips]].astype(np.float64)
-            y = np.array([task.labels.index(c.label) for c in clips])
-            spk = np.array([c.speaker for c in clips])
-            flat = [(label, p) for label, ps in task.classes.items() for p in ps]
-            _, vectors = class_vectors(np.stack([text_of[p] for _, p in flat]), [label for label, _ in flat])
+            x, y, spk, vectors = task_arrays(suite, task, audio, row_of, text_of)
             prior = bundle.logit_scale * vectors.astype(np.float64)
             for k in ks:
                 for draw in range(args.draws):

@@ -157,8 +157,7 @@ def init_from_run(model: SlapModel, run_dir: str | Path) -> dict[str, Any]:
     ``CheckpointError`` names what differs. Returns what the new run records in ``init.json``: the folder, its step
     and the sha256 of its weights file, so the starting point of a second stage is pinned.
     """
-    import hashlib
-
+    from slap_edge.fingerprints import sha256_file
     from slap_edge.train.pack import PACKED_NAME
 
     run_dir = Path(run_dir)
@@ -176,11 +175,7 @@ def init_from_run(model: SlapModel, run_dir: str | Path) -> dict[str, Any]:
         )
     load_weights(model, run_dir, expected_step=step)
     weights = run_dir / MODEL_NAME if (run_dir / MODEL_NAME).is_file() else run_dir / PACKED_NAME
-    digest = hashlib.sha256()
-    with weights.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return {"init_from": str(run_dir.resolve()), "step": step, "weights": weights.name, "sha256": digest.hexdigest()}
+    return {"init_from": str(run_dir.resolve()), "step": step, "weights": weights.name, "sha256": sha256_file(weights)}
 
 
 def check_resume_config(run_dir: Path, new: RunConfig) -> None:
