@@ -43,7 +43,7 @@ from slap_edge.runtime.text import resolve_bank
 ROOT = Path(__file__).resolve().parent.parent
 AUDIO_EXT = {".wav", ".ogg", ".oga", ".flac", ".opus"}
 LEVELS = (-50.0, -30.0, -10.0, 0.0)
-GATES = ("vad", "energy")
+GATES = ("vad", "vad-plain", "energy")  # vad-plain: Silero without the noise check (--no-vad-noise-check)
 GAP_S = 0.5  # silence after each file of a package stream
 
 Item = Path | tuple[str, float]  # a sound file, or a synthesised signal (kind, level dBFS)
@@ -150,14 +150,12 @@ def _engine(prompts: Path) -> Engine:
     return _ENGINE
 
 
-def run_nonspeech(
-    prompts: Path, gate_kind: str, gate_args: dict[str, float], items: list[Item], synth_s: float
-) -> dict[str, Any]:
+def run_nonspeech(prompts: Path, gate_args: dict[str, Any], items: list[Item], synth_s: float) -> dict[str, Any]:
     """Stream ``items`` (each file followed by 0.5 s of silence, or one synthesised signal) through a `Listener`
     with the gate: hops, opened hops, and events, each with the files its window covered."""
     engine = _engine(prompts)
     sr = engine.sample_rate
-    listener = Listener(engine, gate=create_gate(gate_kind, **gate_args))
+    listener = Listener(engine, gate=create_gate(**gate_args))
     hop, window = listener.stream.hop, listener.stream.window
     opened = hops = samples = 0
     events: list[dict[str, Any]] = []
@@ -191,11 +189,11 @@ def run_nonspeech(
 
 
 def gate_decisions(
-    gate_kind: str, gate_args: dict[str, float], x: np.ndarray, sr: int, hop: int, window: int, min_window: int
+    gate_args: dict[str, Any], x: np.ndarray, sr: int, hop: int, window: int, min_window: int
 ) -> list[bool]:
     """The gate's decision at every hop of a stream over ``x``, with the stream's window geometry (hop k ends
     at k * hop, window up to ``window`` samples back, none shorter than ``min_window``); no encoder needed."""
-    gate = create_gate(gate_kind, **gate_args)
+    gate = create_gate(**gate_args)
     tracker = gate.create_tracker(sr)
     out = []
     for end in range(hop, x.shape[0] + 1, hop):
@@ -207,7 +205,7 @@ def gate_decisions(
 
 
 def run_speech(
-    gate_args: dict[str, dict[str, float]], clips: list[tuple[str, Path]], geometry: tuple[int, int, int, int]
+    gate_args: dict[str, dict[str, Any]], clips: list[tuple[str, Path]], geometry: tuple[int, int, int, int]
 ) -> list[dict[str, Any]]:
     sr, hop, window, min_window = geometry
     out = []
@@ -215,7 +213,7 @@ def run_speech(
         x = _load(path, sr)
         row: dict[str, Any] = {"source": source, "seconds": x.shape[0] / sr}
         for g in GATES:
-            kept = gate_decisions(g, gate_args[g], x, sr, hop, window, min_window)
+            kept = gate_decisions(gate_args[g], x, sr, hop, window, min_window)
             row[g] = (int(sum(kept)), len(kept))
         out.append(row)
     return out
@@ -243,16 +241,19 @@ def main() -> None:
     args = ap.parse_args()
     if args.jobs < 1 or args.clips < 1 or not (math.isfinite(args.part_minutes) and args.part_minutes > 0):
         ap.error("--jobs and --clips must be at least 1 and --part-minutes a positive number")
-    gate_args = {
-        "vad": {
-            "vad_threshold": args.vad_threshold,
-            "vad_min_speech_s": args.vad_min_speech,
-            "vad_recent_s": args.vad_recent,
-        },
-        "energy": {},
+    vad_args = {
+        "kind": "vad",
+        "vad_threshold": args.vad_threshold,
+        "vad_min_speech_s": args.vad_min_speech,
+        "vad_recent_s": args.vad_recent,
+    }
+    gate_args: dict[str, dict[str, Any]] = {
+        "vad": {**vad_args, "vad_noise_check": True},
+        "vad-plain": {**vad_args, "vad_noise_check": False},
+        "energy": {"kind": "energy"},
     }
     for g in GATES:
-        create_gate(g, **gate_args[g])  # bad values fail here, before any work
+        create_gate(**gate_args[g])  # bad values fail here, before any work
 
     bundle = load_bundle(None)
     engine = Engine(bundle, resolve_bank(bundle, load_prompts(args.prompts), None))
@@ -267,7 +268,7 @@ def main() -> None:
     batches = [clips[i :: 4 * args.jobs] for i in range(4 * args.jobs)]
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         ns_futures = {
-            (name, g): pool.submit(run_nonspeech, args.prompts, g, gate_args[g], items, args.synth_seconds)
+            (name, g): pool.submit(run_nonspeech, args.prompts, gate_args[g], items, args.synth_seconds)
             for name, _, items in sorted(groups, key=lambda t: -len(t[2]))
             for g in GATES
         }
@@ -302,7 +303,7 @@ def main() -> None:
     x = _load(demo, sr)
     cost = {}
     for g in GATES:
-        tracker = create_gate(g, **gate_args[g]).create_tracker(sr)
+        tracker = create_gate(**gate_args[g]).create_tracker(sr)
         times = []
         for end in range(hop, x.shape[0] + 1, hop):
             start = max(0, end - window)
@@ -351,7 +352,7 @@ def main() -> None:
         "machine": _machine(),
         "bundle": bundle.model_id,
         "prompts": str(args.prompts.relative_to(ROOT)) if args.prompts.is_relative_to(ROOT) else str(args.prompts),
-        "gates": {g: repr(create_gate(g, **gate_args[g])) for g in GATES},
+        "gates": {g: repr(create_gate(**gate_args[g])) for g in GATES},
         "hop_s": probe.hop / sr,
         "window_s": probe.window / sr,
         "elapsed_s": round(time.time() - t0, 1),
@@ -380,7 +381,8 @@ def _machine() -> str:
 
 def markdown(r: dict[str, Any]) -> str:
     lines = [
-        "# Speech gate: Silero VAD (`--gate vad`, default) against the energy gate (`--gate energy`)",
+        "# Speech gate: Silero VAD with its noise check (`--gate vad`, default), without it (`--no-vad-noise-check`),"
+        " and the energy gate (`--gate energy`)",
         "",
         f"Commit `{r['provenance']['commit']}`; bundle `{r['bundle']}`, prompts `{r['prompts']}`, hop {r['hop_s']} s, "
         f"window {r['window_s']} s; gates {', '.join(f'`{v}`' for v in r['gates'].values())}. "
@@ -406,30 +408,29 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "## Non-speech, per group (events / hops opened / hops)",
         "",
-        "| group | origin (licence) | s | vad | energy |",
-        "|---|---|---|---|---|",
+        "| group | origin (licence) | s | " + " | ".join(GATES) + " |",
+        "|---|---|---" + "|---" * len(GATES) + "|",
     ]
     for row in r["nonspeech"]:
         cells = [f"{len(row[g]['events'])} / {row[g]['opened']} / {row[g]['hops']}" for g in GATES]
-        lines.append(f"| {row['group']} | {row['origin']} | {row['seconds']} | {cells[0]} | {cells[1]} |")
-    lines += ["", "## Events of the VAD gate on non-speech (the files each event's window covered)", ""]
-    vad_events = [(row["group"], e) for row in r["nonspeech"] for e in row["vad"]["events"]]
-    for group, e in vad_events:
-        lines.append(f"- {group} t={e['t']} s `{e['label']}` {e['prob']}: {', '.join(e['files'])}")
-    if not vad_events:
-        lines.append("None.")
+        lines.append(f"| {row['group']} | {row['origin']} | {row['seconds']} | " + " | ".join(cells) + " |")
+    for g in ("vad", "vad-plain"):
+        lines += ["", f"## Events of the `{g}` gate on non-speech (the files each event's window covered)", ""]
+        vad_events = [(row["group"], e) for row in r["nonspeech"] for e in row[g]["events"]]
+        for group, e in vad_events:
+            lines.append(f"- {group} t={e['t']} s `{e['label']}` {e['prob']}: {', '.join(e['files'])}")
+        if not vad_events:
+            lines.append("None.")
     lines += [
         "",
         "## Speech, per source (fraction of hops kept)",
         "",
-        "| source | clips | s | vad | energy |",
-        "|---|---|---|---|---|",
+        "| source | clips | s | " + " | ".join(GATES) + " |",
+        "|---|---|---" + "|---" * len(GATES) + "|",
     ]
     for name, s in r["speech"].items():
-        lines.append(
-            f"| {name} | {s['clips']} | {s['seconds']} | {s['vad']['fraction_kept']:.4f} | "
-            f"{s['energy']['fraction_kept']:.4f} |"
-        )
+        kept = " | ".join(f"{s[g]['fraction_kept']:.4f}" for g in GATES)
+        lines.append(f"| {name} | {s['clips']} | {s['seconds']} | {kept} |")
     lines.append("")
     return "\n".join(lines)
 

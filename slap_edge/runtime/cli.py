@@ -97,6 +97,12 @@ def listen(
     vad_recent_s: float = typer.Option(
         1.0, "--vad-recent", help="--gate vad: a scored window has speech in its last this many seconds."
     ),
+    vad_noise_check: bool = typer.Option(
+        True,
+        "--vad-noise-check/--no-vad-noise-check",
+        help="--gate vad: also refuse frames that are loud, unvoiced and dark (bangs, rumble) and windows with no "
+        "energy above 2 kHz (hums), which Silero can call speech.",
+    ),
     gate_db: float = typer.Option(-45.0, "--gate-db", help="--gate energy: frame energy threshold in dBFS."),
     no_gate: bool = typer.Option(False, "--no-gate", help="Score every window, speech or not (= --gate off)."),
     smoothing_s: float = typer.Option(0.75, "--smoothing", help="Time constant of the probability smoothing (s)."),
@@ -137,6 +143,7 @@ def listen(
             vad_threshold=vad_threshold,
             vad_min_speech_s=vad_min_speech_s,
             vad_recent_s=vad_recent_s,
+            vad_noise_check=vad_noise_check,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from exc

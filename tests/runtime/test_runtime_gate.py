@@ -15,7 +15,7 @@ from slap_edge.bench.nonspeech import NOISE_KINDS, synth_nonspeech
 from slap_edge.bundle_reader import load_bundle
 from slap_edge.prompts import PromptBank
 from slap_edge.runtime import EnergyGate, Engine, Listener, Scores, VadGate, create_gate
-from slap_edge.runtime.gate import GateError, VadTracker
+from slap_edge.runtime.gate import MIN_HIGH_SHARE, GateError, VadTracker, frame_noise
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +164,43 @@ def test_vad_gate_shuts_a_window_whose_speech_has_ended(voices: dict) -> None:
     assert opened[5.5] == (True, False)
     with pytest.raises(ValueError, match=r"--vad-recent.*> 0, got 0"):
         create_gate("vad", vad_recent_s=0.0)
+
+
+def test_noise_check_features_of_a_bang_a_hum_and_a_voice(voices: dict) -> None:
+    # The two sounds of the Debian set that Silero took for speech and the noise check refuses (issue 23): a loud,
+    # dark, unvoiced bang (chromium-bsu boom.wav) and a low harmonic hum with nothing above 1.2 kHz (lincity-ng
+    # PowerSolar3.wav), here synthesised; a voice keeps its frames and its energy above 2 kHz.
+    rng = np.random.default_rng(0)
+    t = np.arange(SR) / SR
+    bang = np.convolve(rng.standard_normal(SR), np.ones(40) / 40, mode="same")  # low-passed noise
+    bang = (0.5 * bang / np.sqrt(np.mean(bang**2))).astype(np.float32)  # about -6 dBFS
+    hum = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 9)).astype(np.float32) * 0.2
+    frames = lambda x: x[: len(x) // 512 * 512].reshape(-1, 512)  # noqa: E731
+    noise, _ = frame_noise(frames(bang), SR)
+    assert noise.mean() > 0.9
+    assert not frame_noise(frames(bang * 0.01), SR)[0].any()  # the same sound 40 dB down is left to Silero
+    noise, high = frame_noise(frames(hum), SR)
+    assert not noise.any() and np.percentile(high, 90) < MIN_HIGH_SHARE
+    noise, high = frame_noise(frames(voices["two"]), SR)
+    assert noise.mean() < 0.02 and np.percentile(high, 90) > 10 * MIN_HIGH_SHARE
+
+
+def test_noise_check_shuts_speech_with_nothing_above_two_kilohertz(voices: dict) -> None:
+    # Through the tracker: the same voice low-passed at 1.2 kHz (a hum-like band) still sounds like speech to Silero,
+    # but its windows carry no energy above 2 kHz and stay shut; with --no-vad-noise-check they open as before.
+    x = voices["two"][: 6 * SR]
+    spectrum = np.fft.rfft(x)
+    spectrum[np.fft.rfftfreq(len(x), 1 / SR) > 1200] = 0
+    low = np.fft.irfft(spectrum, n=len(x)).astype(np.float32)
+    opened = {}
+    for check in (True, False):
+        for name, signal in (("voice", x), ("low-passed", low)):
+            tracker = VadGate(noise_check=check).create_tracker(SR)
+            n = 0
+            for end in range(SR, len(signal) + 1, SR // 2):
+                start = max(0, end - 3 * SR)
+                n += tracker.is_open(tracker.speech(signal[start:end], start), (end - start) / SR)
+            opened[(check, name)] = n
+    assert opened[(True, "voice")] == opened[(False, "voice")] >= 8
+    assert opened[(False, "low-passed")] >= 6 and opened[(True, "low-passed")] == 0, opened
+    assert create_gate("vad").noise_check and not create_gate("vad", vad_noise_check=False).noise_check
