@@ -100,8 +100,7 @@ def listen(
     vad_noise_check: bool = typer.Option(
         True,
         "--vad-noise-check/--no-vad-noise-check",
-        help="--gate vad: also refuse frames that are loud, unvoiced and dark (bangs, rumble) and windows with no "
-        "energy above 2 kHz (hums), which Silero can call speech.",
+        help="--gate vad: loud, unvoiced, dark frames (bangs, rumble) are not speech, whatever Silero says.",
     ),
     gate_db: float = typer.Option(-45.0, "--gate-db", help="--gate energy: frame energy threshold in dBFS."),
     no_gate: bool = typer.Option(False, "--no-gate", help="Score every window, speech or not (= --gate off)."),

