@@ -1,7 +1,9 @@
 import numpy as np
 from pathlib import Path
 exec(open('/tmp/gate2/replay.py').read())
-ns=load_ns(); sp=load_sp(); C3=Path('/tmp/gate3/cacher')
+import sys
+MODE=sys.argv[1]  # bands (>= 1.5 / 1 kHz) or bands300 (shares of the energy >= 300 Hz)
+ns=load_ns(); sp=load_sp(); C3=Path('/tmp/gate3/cacheh' if MODE=='bands' else '/tmp/gate3/cacher')
 ns={'lincity-ng-data':ns['lincity-ng-data']}; ns['lincity-ng-data'].update(dict(np.load(C3/'lincity-ng-data.npz')))
 for k in sp:
     z=np.load(C3/f'{k}.npz',allow_pickle=True)
@@ -15,9 +17,10 @@ def opened2(d,v,T,q,key):
         x=d[key][a:b][v[a:b]]
         if np.percentile(x,q)<T: o[i]=False
     return o
-for key in ('hr','hr15'):
- for q in (90,):
-  for T in (0.001,0.0015,0.002,0.003,0.005):
+GRID={'bands':(('h15','h10'),(75,90),(0.002,0.003,0.005,0.01)),'bands300':(('hr','hr15'),(90,),(0.001,0.0015,0.002,0.003,0.005))}[MODE]
+for key in GRID[0]:
+ for q in GRID[1]:
+  for T in GRID[2]:
     tot=op=ev=0; det=[]
     for nm,z in ns.items():
         v=base(z)&~z['spoken']; o=opened2(z,v,T,q,key); op+=o.sum(); r=runs(o); ev+=r
