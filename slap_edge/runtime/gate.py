@@ -266,8 +266,8 @@ def create_gate(
     vad_noise_check: bool = True,
 ) -> Gate:
     """The gate named ``kind``: ``vad`` (Silero VAD: frames of probability ``vad_threshold`` or more adding up to
-    ``vad_min_speech_s`` seconds, one of them in the last ``vad_recent_s``; ``vad_noise_check``: the second check
-    on bangs and hums), ``energy`` (loudness above
+    ``vad_min_speech_s`` seconds, one of them in the last ``vad_recent_s``; ``vad_noise_check``: loud, unvoiced, dark
+    frames are not speech), ``energy`` (loudness above
     ``threshold_db``) or ``off``."""
     if kind == "vad":
         return VadGate(
