@@ -225,16 +225,18 @@ class VadTracker:
             # the recurrent state no longer follows the audio, start over at this window.
             self._reset(start)
         keep = self._probs.shape[0]
+        check = self.gate.noise_check
         new = []
         while self._origin + (self._frames + 1) * f <= end:
             a = self._origin + self._frames * f - start
             frame = np.ascontiguousarray(window[a : a + f], dtype=np.float32)
             p = self.vad.process(memoryview(frame.data))  # type: ignore[attr-defined]
             self._probs[self._frames % keep] = p
-            new.append(frame)
+            if check:
+                new.append(frame)
             self._frames += 1
             self.frames_run += 1
-        if new and self.gate.noise_check:
+        if new:
             idx = np.arange(self._frames - len(new), self._frames) % keep
             self._noise[idx] = frame_noise(np.stack(new), self.sample_rate)
         # Frames lying wholly inside the window, and still held.
