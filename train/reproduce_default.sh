@@ -5,9 +5,10 @@
 #
 # env: VOICES=all|espeak (espeak: no MBROLA voice, so no non-commercial data), CLIPS, SPEAKERS, SEED, JOBS,
 #      TEACHER_RECIPE, STUDENT_RECIPE, STUDENT2_RECIPE, STUDENT2_DATA, PROFILE, HOLDOUT, OUT, SLAP_EDGE,
-#      TEACHER=train|packed (packed: skip the teacher's training and distil from the committed packed teacher
-#      train/checkpoints/default-teacher, the exact weights of the built-in bundle's teacher; for CPUs where training
-#      it would take hours. The corpus is still made here: the student is distilled on it.)
+#      TEACHER=train|packed (packed: skip the teacher's training and distil from the committed packed teacher,
+#      train/checkpoints/default-teacher for VOICES=all (the exact weights of the built-in bundle's teacher) or
+#      train/checkpoints/default-espeak-teacher for VOICES=espeak; for CPUs where training it would take hours. The
+#      corpus is still made here: the student is distilled on it.)
 #
 # Every stage is step-based and resumable: run the script again after an interruption and it continues where it
 # stopped (the corpus clip by clip, the teacher and the student from their last checkpoint, exactly). No stage is cut
@@ -21,11 +22,13 @@ VOICES=${VOICES:-all}
 case "$VOICES" in
   all) WORK=${1:-work-data/default}
        HOLDOUT=${HOLDOUT:-voice=mb-us1,voice=mb-us3,voice=mb-fr4,voice=mb-fr1,voice=mb-de5,voice=mb-nl2}
-       OUT=${OUT:-slap_edge/assets/default} ;;
+       OUT=${OUT:-slap_edge/assets/default}
+       PACKED_TEACHER=train/checkpoints/default-teacher ;;
   espeak) WORK=${1:-work-data/default-espeak}
        # Held-out voice families of an espeak-ng-only corpus: two of its variants, in every language.
        HOLDOUT=${HOLDOUT:-voice=*+m3,voice=*+f2}
-       OUT=${OUT:-work-data/default-espeak/bundle} ;;
+       OUT=${OUT:-work-data/default-espeak/bundle}
+       PACKED_TEACHER=train/checkpoints/default-espeak-teacher ;;
   *) echo "VOICES must be 'all' (espeak-ng + MBROLA, the built-in bundle) or 'espeak' (no non-commercial voices)" >&2
      exit 2 ;;
 esac
@@ -43,7 +46,6 @@ STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student-v2.json}
 STUDENT2_RECIPE=${STUDENT2_RECIPE-}
 STUDENT2_DATA=${STUDENT2_DATA:-real}
 TEACHER=${TEACHER:-train}
-PACKED_TEACHER=train/checkpoints/default-teacher
 PROFILE=${PROFILE:-export/profiles/default-bundle.json}
 mkdir -p "$WORK"
 
@@ -83,7 +85,7 @@ case "$TEACHER" in
     "$SE" train --recipe "$TEACHER_RECIPE" --data "$WORK/corpus" --out "$WORK/teacher" --no-progress \
       --exclude-holdout "$WORK/suite-holdout/holdout.json" $([ -f "$WORK/teacher/state.json" ] && echo --resume) ;;
   packed)
-    [ "$VOICES" = all ] || { echo "TEACHER=packed is the teacher of the default (VOICES=all) chain" >&2; exit 2; }
+    [ -f "$PACKED_TEACHER/config.json" ] || { echo "TEACHER=packed: $PACKED_TEACHER is missing (VOICES=$VOICES)" >&2; exit 2; }
     # The packed teacher's recipe must be the one this chain names, or it is another model.
     "$PY" - "$PACKED_TEACHER/config.json" "$TEACHER_RECIPE" <<'EOF'
 import json, sys
