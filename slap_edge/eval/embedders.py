@@ -128,18 +128,20 @@ def bundle_source(path: str | Path) -> EmbeddingSource:
 
 
 def load_embedding_source(path: str | Path, device: str = "cpu") -> EmbeddingSource:
-    """A run folder (holds state.json and model.safetensors) or a bundle (a folder with manifest.json, or .tar.gz);
-    ``default`` is the built-in bundle."""
+    """A run folder (holds state.json and model.safetensors, or a packed run's trained.safetensors) or a bundle (a
+    folder with manifest.json, or .tar.gz); ``default`` is the built-in bundle."""
+    from slap_edge.train.pack import is_packed
+
     if str(path) == "default":
         from slap_edge.bundle_reader import resolve_bundle_path
 
         path = resolve_bundle_path(None)
     path = Path(path)
-    if (path / "state.json").is_file() and (path / "model.safetensors").is_file():
+    if (path / "state.json").is_file() and ((path / "model.safetensors").is_file() or is_packed(path)):
         return run_source(path, device=device)
     if (path.is_dir() and (path / "manifest.json").is_file()) or path.name.endswith((".tar.gz", ".tgz")):
         return bundle_source(path)
     raise ValueError(
-        f"{path}: not a model to evaluate; give a training run folder (with state.json and model.safetensors) or a "
-        "bundle (a folder with manifest.json, or a .tar.gz)"
+        f"{path}: not a model to evaluate; give a training run folder (with state.json and model.safetensors), a packed "
+        "run (state.json and trained.safetensors, `python -m slap_edge.train.pack`) or a bundle (a folder with manifest.json, or a .tar.gz)"
     )

@@ -79,3 +79,18 @@ def test_packed_run_with_other_frozen_weights_is_refused(finished_run: Path, tmp
     (packed / PACK_INFO_NAME).write_text(json.dumps(info | {"left_out_sha256": "0" * 64}))
     with pytest.raises(CheckpointError, match="differ from the ones it was packed with"):
         load_run(packed)
+
+
+def test_eval_takes_a_packed_run(finished_run: Path, tmp_path: Path) -> None:
+    # `slap-edge eval --model train/checkpoints/default-teacher` scores the committed packed teacher as it is.
+    import numpy as np
+
+    from slap_edge.eval.embedders import load_embedding_source
+
+    pack_run(finished_run, tmp_path / "packed")
+    wave = np.random.default_rng(0).standard_normal((1, 16000)).astype(np.float32) * 0.1
+    original, packed = load_embedding_source(finished_run), load_embedding_source(tmp_path / "packed")
+    np.testing.assert_array_equal(original.embed_audio(wave), packed.embed_audio(wave))
+    np.testing.assert_array_equal(original.embed_text(["a child speaking"]), packed.embed_text(["a child speaking"]))
+    with pytest.raises(ValueError, match="packed"):
+        load_embedding_source(tmp_path)

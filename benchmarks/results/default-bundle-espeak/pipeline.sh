@@ -31,6 +31,23 @@ copy() {
   cp $W/record.json $W/eval-*.json $W/eval-*.md $W/export.log $W/corpus-stats.txt $R/
   cp $B/MODEL_CARD.md $R/MODEL_CARD.md
   grep -E "train|distill|student|trained|teacher" $W/reproduce.log | tail -8 > $R/train-summary.txt
+  # The chain's record.json has no provenance block: stamp one (the chain's commit, its student's hashes).
+  python - $R/record.json $W/student $B <<'PY'
+import datetime, json, sys
+from pathlib import Path
+from slap_edge.provenance import machine_label, model_hashes
+path, student, bundle = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+record = json.loads(path.read_text(encoding="utf-8"))
+made = datetime.datetime.fromtimestamp((bundle / "manifest.json").stat().st_mtime, datetime.timezone.utc)
+record["provenance"] = {
+    "date": made.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "commit": f"{record['git_commit']} (the code that made it; stamped afterwards)",
+    "made_by": "python -m slap_edge.export.card ... --record '(train/reproduce_default.sh VOICES=espeak via "
+    "benchmarks/results/default-bundle-espeak/pipeline.sh)'",
+    **model_hashes(student), "suite": "n/a", "suite_hash": "n/a", "machine": machine_label(),
+}
+path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+PY
 }
 evals bundle $B
 slap-edge bench --bundle $B --backend ort-cpu --threads 1 --seconds 60 --rounds 3 --no-peers \
