@@ -142,6 +142,7 @@ def load_embedding_source(path: str | Path, device: str = "cpu") -> EmbeddingSou
     if (path.is_dir() and (path / "manifest.json").is_file()) or path.name.endswith((".tar.gz", ".tgz")):
         return bundle_source(path)
     raise ValueError(
-        f"{path}: not a model to evaluate; give a training run folder (with state.json and model.safetensors), a packed "
-        "run (state.json and trained.safetensors, `python -m slap_edge.train.pack`) or a bundle (a folder with manifest.json, or a .tar.gz)"
+        f"{path}: not a model to evaluate; give a training run folder (with state.json and model.safetensors), "
+        "a packed run (state.json and trained.safetensors, `python -m slap_edge.train.pack`) or a bundle (a folder "
+        "with manifest.json, or a .tar.gz)"
     )
