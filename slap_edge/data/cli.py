@@ -332,13 +332,19 @@ def merge_command(
     corpora: list[Path] = typer.Argument(..., help="Two or more corpus folders (each with manifest.jsonl)."),
     out: Path = typer.Option(..., "--out", help="Folder for the merged manifest.jsonl and merge.json."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing merged manifest."),
+    id_prefix: list[str] | None = typer.Option(
+        None,
+        "--id-prefix",
+        help="Put before each clip id of one corpus: give it once per corpus, in order ('' for none), e.g. for two "
+        "`data synth` corpora, whose ids both start at syn-000000.",
+    ),
 ) -> None:
     """One corpus over several (e.g. the synthetic corpus and imported real speech); the audio stays in place."""
     from slap_edge.data.manifest import ManifestError
     from slap_edge.data.merge import merge_corpora
 
     try:
-        info = merge_corpora(corpora, out, overwrite=overwrite)
+        info = merge_corpora(corpora, out, overwrite=overwrite, id_prefixes=id_prefix or None)
     except ManifestError as exc:
         raise fail(str(exc)) from exc
     for part in info["sources"]:  # type: ignore[union-attr]

@@ -67,3 +67,25 @@ def test_merge_names_what_it_refuses(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["data", "merge", str(a), str(d), "--out", str(tmp_path / "m"), "--overwrite"])
     assert result.exit_code == 0, result.output
     assert "merged 3 clips" in result.output
+
+
+def test_id_prefixes_merge_corpora_that_number_their_clips_alike(tmp_path: Path) -> None:
+    a = _corpus(tmp_path / "a", "syn-", 2)
+    b = _corpus(tmp_path / "b", "syn-", 2)
+    info = merge_corpora([a, b], tmp_path / "m", id_prefixes=["", "es"])
+    merged = read_manifest(tmp_path / "m" / "manifest.jsonl")
+    assert [r.id for r in merged] == ["syn-0", "syn-1", "essyn-0", "essyn-1"]
+    assert resolve_audio(tmp_path / "m" / "manifest.jsonl", merged[2]) == (b / "audio" / "syn-0.wav").resolve()
+    assert [p["id_prefix"] for p in info["sources"]] == ["", "es"]
+    with pytest.raises(ManifestError, match="1 id prefixes for 2 corpora"):
+        merge_corpora([a, b], tmp_path / "m2", id_prefixes=["es"])
+    with pytest.raises(ManifestError, match="id prefix 'e s'"):
+        merge_corpora([a, b], tmp_path / "m2", id_prefixes=["", "e s"])
+    with pytest.raises(ManifestError, match="give each corpus its own --id-prefix"):
+        merge_corpora([a, b], tmp_path / "m2", id_prefixes=["x", "x"])
+    out = tmp_path / "m3"
+    result = CliRunner().invoke(
+        app, ["data", "merge", str(a), str(b), "--out", str(out), "--id-prefix", "", "--id-prefix", "b"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [r.id for r in read_manifest(out / "manifest.jsonl")][2:] == ["bsyn-0", "bsyn-1"]
