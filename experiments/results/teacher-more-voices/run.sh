@@ -13,8 +13,9 @@ W=work-data/exp-more-voices
 D=work-data/default
 HO=$D/suite-holdout/holdout.json
 mkdir -p $W
-[ -f $W/espeak/manifest.jsonl ] || { echo "make $W/espeak first (see README)"; exit 2; }
-[ -f $W/corpus/manifest.jsonl ] || $SE data merge $D/corpus $W/espeak --out $W/corpus
+# Both corpora number their clips from syn-000000: the espeak-only corpus' ids become essyn-....
+[ -f $W/corpus/manifest.jsonl ] || $SE data merge $D/corpus work-data/default-espeak/corpus --id-prefix '' \
+  --id-prefix es --out $W/corpus
 $SE train --recipe train/recipes/default-teacher.json --data $W/corpus --out $W/teacher --no-progress \
   --exclude-holdout $HO $([ -f $W/teacher/state.json ] && echo --resume)
 ev() {  # $1 name, $2 model
