@@ -21,8 +21,10 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported where it is used: `is_packed` serves installs without it (eval of a bundle)
+    import torch
 
 PACKED_NAME = "trained.safetensors"
 PACK_INFO_NAME = "pack.json"
@@ -35,6 +37,8 @@ class PackError(ValueError):
 
 def _tensor_digest(state: dict[str, torch.Tensor], keys: list[str]) -> str:
     """sha256 over the names, dtypes, shapes and bytes of ``keys`` (sorted) in ``state``."""
+    import torch
+
     h = hashlib.sha256()
     for key in sorted(keys):
         t = state[key].detach().contiguous().cpu()
@@ -45,6 +49,8 @@ def _tensor_digest(state: dict[str, torch.Tensor], keys: list[str]) -> str:
 
 def _fresh_state(run_dir: Path) -> dict[str, torch.Tensor]:
     """The state of a freshly built model of the run's config (its frozen text weights come from the package)."""
+    import torch
+
     from slap_edge.models.slap import SlapModel
     from slap_edge.train.checkpoint import read_run_config
 
@@ -59,6 +65,7 @@ def frozen_keys(state: dict[str, torch.Tensor]) -> list[str]:
 
 def pack_run(run_dir: str | Path, out: str | Path, allow_partial: bool = False) -> dict[str, object]:
     """Write the packed form of ``run_dir`` into ``out`` (a new folder); returns what ``pack.json`` records."""
+    import torch
     from safetensors.torch import load_file, save_file
 
     from slap_edge.train.checkpoint import (
