@@ -48,9 +48,8 @@ def merge_corpora(
     seen: dict[str, Path] = {}
     merged = []
     parts = []
-    for index, src in enumerate(sources):
+    for src, prefix in zip(sources, id_prefixes if id_prefixes is not None else [""] * len(sources), strict=True):
         src = Path(src)
-        prefix = id_prefixes[index] if id_prefixes is not None else ""
         manifest = src / MANIFEST_NAME
         if not manifest.is_file():
             raise ManifestError(f"{src}: not a corpus folder (no {MANIFEST_NAME})")

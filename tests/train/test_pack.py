@@ -92,5 +92,5 @@ def test_eval_takes_a_packed_run(finished_run: Path, tmp_path: Path) -> None:
     original, packed = load_embedding_source(finished_run), load_embedding_source(tmp_path / "packed")
     np.testing.assert_array_equal(original.embed_audio(wave), packed.embed_audio(wave))
     np.testing.assert_array_equal(original.embed_text(["a child speaking"]), packed.embed_text(["a child speaking"]))
-    with pytest.raises(ValueError, match="packed"):
+    with pytest.raises(ValueError, match=r"a packed run \(state.json and trained.safetensors"):
         load_embedding_source(tmp_path)
