@@ -6,9 +6,13 @@
 # env: VOICES=all|espeak (espeak: no MBROLA voice, so no non-commercial data), CLIPS, SPEAKERS, SEED, JOBS,
 #      TEACHER_RECIPE, STUDENT_RECIPE, STUDENT2_RECIPE, STUDENT2_DATA, PROFILE, HOLDOUT, OUT, SLAP_EDGE,
 #      TEACHER=train|packed (packed: skip the teacher's training and distil from the committed packed teacher,
-#      train/checkpoints/default-teacher for VOICES=all (the exact weights of the built-in bundle's teacher) or
-#      train/checkpoints/default-espeak-teacher for VOICES=espeak; for CPUs where training it would take hours. The
-#      corpus is still made here: the student is distilled on it.)
+#      train/checkpoints/default-teacher-merged for VOICES=all (the exact weights of the built-in bundle's teacher)
+#      or train/checkpoints/default-espeak-teacher for VOICES=espeak; for CPUs where training it would take hours.
+#      The corpora are still made here: the student is distilled on them.)
+#
+# VOICES=all (the built-in bundle) trains on two corpora merged: the default corpus (espeak-ng + 35 MBROLA voices;
+# its suites are the suites of record) and an espeak-ng-only corpus of other speakers (what VOICES=espeak makes,
+# clip ids prefixed "es"). VOICES=espeak trains on the espeak-ng-only corpus alone.
 #
 # Every stage is step-based and resumable: run the script again after an interruption and it continues where it
 # stopped (the corpus clip by clip, the teacher and the student from their last checkpoint, exactly). No stage is cut
@@ -23,12 +27,13 @@ case "$VOICES" in
   all) WORK=${1:-work-data/default}
        HOLDOUT=${HOLDOUT:-voice=mb-us1,voice=mb-us3,voice=mb-fr4,voice=mb-fr1,voice=mb-de5,voice=mb-nl2}
        OUT=${OUT:-slap_edge/assets/default}
-       PACKED_TEACHER=train/checkpoints/default-teacher ;;
+       STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student-v3.json}
+       PACKED_TEACHER=train/checkpoints/default-teacher-merged ;;
   espeak) WORK=${1:-work-data/default-espeak}
        # Held-out voice families of an espeak-ng-only corpus: two of its variants, in every language.
        HOLDOUT=${HOLDOUT:-voice=*+m3,voice=*+f2}
        OUT=${OUT:-work-data/default-espeak/bundle}
-       PACKED_TEACHER=train/checkpoints/default-espeak-teacher ;;
+              PACKED_TEACHER=train/checkpoints/default-espeak-teacher ;;
   *) echo "VOICES must be 'all' (espeak-ng + MBROLA, the built-in bundle) or 'espeak' (no non-commercial voices)" >&2
      exit 2 ;;
 esac
@@ -37,7 +42,6 @@ SPEAKERS=${SPEAKERS:-5000}
 SEED=${SEED:-11}
 JOBS=${JOBS:-$(nproc)}
 TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
-STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student-v2.json}
 # The student's second stage: distilled on from the first stage's weights (`distill --init-from`) with its own
 # schedule. STUDENT2_DATA=real merges the real-voice training speech (Debian packages: benchmarks/real_voice_dev.sh,
 # which needs `apt-get update` once) into the corpus for it; corpus uses the synthetic corpus alone. Off by default
@@ -61,14 +65,16 @@ fi
 # benchmarks/results/default-bundle/README.md): bf16 autocast 110 clips/s on a 2-vCPU Intel Xeon with AMX (2026-12-04),
 # 234 on a 2-core AMD EPYC with AVX512-BF16 (2026-11-28); float32 on an AVX2-only EPYC about 60.
 steps=$(grep -o '"steps": *[0-9]*' "$TEACHER_RECIPE" | grep -o '[0-9]*$')
+ssteps=$(grep -o '"steps": *[0-9]*' "$STUDENT_RECIPE" | grep -o '[0-9]*$')
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 if [[ "$flags" == *avx512_bf16* || "$flags" == *amx_bf16* ]]; then
   echo "CPU has native bf16 (AVX512-BF16/AMX): the teacher's $steps steps train with bf16 autocast at 110-234 clips/s" \
-    "on 2 cores: $((steps * 64 / 234 / 60))-$((steps * 64 / 110 / 60)) min; the corpus 20-40 min; student (3,000 steps), export" \
-    "and evals about 40 min"
+    "on 2 cores: $((steps * 64 / 234 / 60))-$((steps * 64 / 110 / 60)) min; the corpus 20-40 min (VOICES=all: two" \
+    "corpora); student ($ssteps steps at about 90 clips/s: $((ssteps * 64 / 90 / 60)) min), export and evals 10 min"
 else
   echo "CPU without native bf16 (e.g. AVX2 only): the teacher's $steps steps train in float32 at about 60 clips/s on" \
-    "2 cores: about $((steps * 64 / 60 / 60)) min; the corpus 25-40 min; student (3,000 steps), export and evals about 60 min." \
+    "2 cores: about $((steps * 64 / 60 / 60)) min; the corpus 25-40 min (VOICES=all: two corpora); student ($ssteps" \
+    "steps at about 60 clips/s: $((ssteps * 64 / 60 / 60)) min), export and evals 15 min." \
     "Every stage resumes: rerun this script after an interruption. NOTE: a float32 run is not the bf16 model the" \
     "built-in bundle was trained as; its figures will differ slightly."
 fi
@@ -76,13 +82,23 @@ fi
 "$SE" data synth --out "$WORK/corpus" --clips "$CLIPS" --speakers "$SPEAKERS" --seed "$SEED" --jobs "$JOBS" \
   --voices "$VOICES"
 "$SE" data stats "$WORK/corpus" > "$WORK/corpus-stats.txt"
+TRAIN="$WORK/corpus"
+if [ "$VOICES" = all ]; then
+  # The second corpus: espeak-ng voices only, other speakers (the plan of VOICES=espeak), merged in for training.
+  "$SE" data synth --out "$WORK/corpus-espeak" --clips "$CLIPS" --speakers "$SPEAKERS" --seed "$SEED" --jobs "$JOBS" \
+    --voices espeak
+  [ -f "$WORK/corpus-train/manifest.jsonl" ] || "$SE" data merge "$WORK/corpus" "$WORK/corpus-espeak" \
+    --id-prefix '' --id-prefix es --out "$WORK/corpus-train"
+  "$SE" data stats "$WORK/corpus-train" > "$WORK/corpus-train-stats.txt"
+  TRAIN="$WORK/corpus-train"
+fi
 "$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-holdout" --holdout-voices "$HOLDOUT" --seed "$SEED" \
   --overwrite
 "$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-test" --seed "$SEED" \
   --exclude-holdout "$WORK/suite-holdout/holdout.json" --overwrite
 case "$TEACHER" in
   train)
-    "$SE" train --recipe "$TEACHER_RECIPE" --data "$WORK/corpus" --out "$WORK/teacher" --no-progress \
+    "$SE" train --recipe "$TEACHER_RECIPE" --data "$TRAIN" --out "$WORK/teacher" --no-progress \
       --exclude-holdout "$WORK/suite-holdout/holdout.json" $([ -f "$WORK/teacher/state.json" ] && echo --resume) ;;
   packed)
     [ -f "$PACKED_TEACHER/config.json" ] || { echo "TEACHER=packed: $PACKED_TEACHER is missing (VOICES=$VOICES)" >&2; exit 2; }
@@ -98,7 +114,7 @@ EOF
     echo "teacher: the committed packed teacher $PACKED_TEACHER (not trained here)" ;;
   *) echo "TEACHER must be 'train' or 'packed'" >&2; exit 2 ;;
 esac
-"$SE" distill --teacher "$WORK/teacher" --recipe "$STUDENT_RECIPE" --data "$WORK/corpus" --out "$WORK/student" \
+"$SE" distill --teacher "$WORK/teacher" --recipe "$STUDENT_RECIPE" --data "$TRAIN" --out "$WORK/student" \
   --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
   $([ -f "$WORK/student/state.json" ] && echo --resume)
 STUDENT="$WORK/student"
@@ -107,9 +123,9 @@ if [ -n "$STUDENT2_RECIPE" ]; then
   case "$STUDENT2_DATA" in
     real) RV=${RV:-work-data/real-voice-dev}
        [ -f "$RV/corpus/all/manifest.jsonl" ] || WORK="$RV" PY="$PY" bash benchmarks/real_voice_dev.sh none
-       "$SE" data merge "$WORK/corpus" "$RV/corpus/all" --out "$WORK/corpus-real" --overwrite
+       "$SE" data merge "$TRAIN" "$RV/corpus/all" --out "$WORK/corpus-real" --overwrite
        DATA2="$WORK/corpus-real" ;;
-    corpus) DATA2="$WORK/corpus" ;;
+    corpus) DATA2="$TRAIN" ;;
     *) echo "STUDENT2_DATA must be 'real' (corpus + real-voice training speech) or 'corpus'" >&2; exit 2 ;;
   esac
   "$SE" distill --teacher "$WORK/teacher" --recipe "$STUDENT2_RECIPE" --data "$DATA2" --out "$WORK/student2-$STUDENT2_DATA" \
@@ -127,7 +143,7 @@ for s in test holdout; do
   "$SE" eval --suite "$WORK/suite-$s" --model "$OUT.new" --json "$WORK/eval-bundle-$s.json" \
     --markdown "$WORK/eval-bundle-$s.md"
 done
-"$PY" -m slap_edge.export.card --teacher "$WORK/teacher" --student "$STUDENT" --corpus "$WORK/corpus" \
+"$PY" -m slap_edge.export.card --teacher "$WORK/teacher" --student "$STUDENT" --corpus "$TRAIN" \
   --holdout "$WORK/suite-holdout/holdout.json" \
   "${RECIPES[@]}" --recipe "$PROFILE" \
   --eval "Held-out speakers (suite from the corpus' test split)" "$WORK/suite-test" "$WORK/eval-bundle-test.json" \
