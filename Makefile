@@ -26,7 +26,7 @@ help:
 	@echo "make setup-base         $(BASE_VENV) with the kiosk install only (no torch)"
 	@echo "make mbrola-voices      (root) MBROLA voices for the corpus, from Debian contrib/non-free"
 	@echo "make mbrola-voices-extra (root) 11 more MBROLA voices (German, French, Spanish, Italian, Portuguese)"
-	@echo "make reproduce-default  rebuild the default bundle from nothing (2-5 hours on a 2-core CPU; resumable)"
+	@echo "make reproduce-default  rebuild the default bundle from nothing (3-6 hours on a 2-core CPU; resumable)"
 	@echo "make reproduce-default VOICES=espeak   the same chain without MBROLA voices (no non-commercial data)"
 	@echo "make reproduce-default TEACHER=packed  distil from the committed teacher instead of training it (slow CPUs)"
 	@echo "make reproduce-default STUDENT2_RECIPE=train/recipes/student-distil-on.json  add a second student stage (STUDENT2_DATA=real|corpus)"
