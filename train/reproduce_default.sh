@@ -33,7 +33,8 @@ case "$VOICES" in
        # Held-out voice families of an espeak-ng-only corpus: two of its variants, in every language.
        HOLDOUT=${HOLDOUT:-voice=*+m3,voice=*+f2}
        OUT=${OUT:-work-data/default-espeak/bundle}
-              PACKED_TEACHER=train/checkpoints/default-espeak-teacher ;;
+       STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student-v2.json}
+       PACKED_TEACHER=train/checkpoints/default-espeak-teacher ;;
   *) echo "VOICES must be 'all' (espeak-ng + MBROLA, the built-in bundle) or 'espeak' (no non-commercial voices)" >&2
      exit 2 ;;
 esac
