@@ -91,6 +91,22 @@ _QUALITY_CLAUSE = {
     "hoarse": ["{pos} voice hoarse", "{pos} voice rough and raspy", "sounding hoarse"],
     "tremor": ["{pos} voice trembling", "{pos} voice shaking", "with a tremor in {pos} voice"],
 }
+# Intonation: how far the voice's pitch rises and falls. "neutral" is the unmarked pole, said less often.
+_INTONATION_ADJ = {
+    "monotone": ["monotone", "flat", "monotonous", "expressionless", "droning"],
+    "neutral": ["evenly intoned", "naturally intoned"],
+    "expressive": ["expressive", "lively", "animated", "melodic", "sing-song"],
+}
+_INTONATION_POST = {
+    "monotone": ["in a flat monotone", "without any intonation", "with no melody in {pos} voice", "all on one note"],
+    "neutral": ["with ordinary intonation", "with a natural speech melody"],
+    "expressive": [
+        "with lively intonation",
+        "with a lot of expression",
+        "with a rising and falling melody",
+        "very expressively",
+    ],
+}
 _LOUDNESS_ADJ = {
     "quiet": ["quiet", "soft", "faint"],
     "normal": ["normal-volume", "moderately loud"],
@@ -121,7 +137,14 @@ _NOTHING_KNOWN = ["Someone is speaking.", "A person talking.", "Speech.", "A voi
 # Probability that a known attribute is kept in one caption; unmarked values ("normal") are said less often.
 _KEEP_MARKED = 0.85
 _KEEP_UNMARKED = 0.5
-_UNMARKED = {"pitch": "mid", "rate": "normal", "quality": "modal", "loudness": "normal", "channel": "clean"}
+_UNMARKED = {
+    "pitch": "mid",
+    "rate": "normal",
+    "quality": "modal",
+    "loudness": "normal",
+    "channel": "clean",
+    "intonation": "neutral",
+}
 
 
 def _check_attributes(attributes: Mapping[str, Any]) -> None:
@@ -200,6 +223,13 @@ class _Parts:
                 self.clauses.append(rng.choice(_QUALITY_CLAUSE[quality]).format(pos=self.pos))
             else:
                 self.voice_adjs.append(rng.choice(_QUALITY_ADJ[quality]))
+        if kept.get("intonation"):
+            # After the other voice adjectives, so captions of clips without an intonation draw as they always did.
+            intonation = kept["intonation"]
+            if rng.random() < 0.5:
+                self.post.append(rng.choice(_INTONATION_POST[intonation]).format(pos=self.pos))
+            else:
+                self.voice_adjs.append(rng.choice(_INTONATION_ADJ[intonation]))
         if kept.get("loudness"):
             if rng.random() < 0.5:
                 self.post.append(rng.choice(_LOUDNESS_ADV[kept["loudness"]]))

@@ -214,6 +214,12 @@ def synth_command(
         help="Vocal-tract-length changes: some (a third of speakers, 0.92-1.08), every (all speakers, 0.90-1.10) "
         "or mbrola (every MBROLA speaker 0.90-1.10, espeak-ng speakers as in some).",
     ),
+    intonation: str = typer.Option(
+        "off",
+        "--intonation",
+        help="Intonation attribute: off (none), or vocoder (3 in 10 speakers monotone, their F0 excursion squeezed "
+        "to 0.05-0.25; 3 in 10 expressive, stretched 2.0-2.8; the rest neutral; not for whisper or creaky).",
+    ),
 ) -> None:
     """Synthesise a described-speech corpus; a re-run with the same settings resumes it."""
     import importlib.util
@@ -240,7 +246,14 @@ def synth_command(
     console = Console(stderr=True)
     try:
         config = SynthConfig(
-            out=out, clips=clips, seed=seed, jobs=jobs, voices=voices, speakers=speakers or None, timbre=timbre
+            out=out,
+            clips=clips,
+            seed=seed,
+            jobs=jobs,
+            voices=voices,
+            speakers=speakers or None,
+            timbre=timbre,
+            intonation=intonation,
         )
         columns = (
             TextColumn("[bold]synth"),

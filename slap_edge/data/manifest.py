@@ -34,7 +34,10 @@ ATTRIBUTE_VALUES: dict[str, tuple[str, ...] | None] = {
     "loudness": ("quiet", "normal", "loud"),
     "channel": ("clean", "telephone", "noise", "reverberant"),
     "health": None,  # free text label from a real corpus, e.g. "dysphonia"
+    "intonation": ("monotone", "neutral", "expressive"),  # F0 excursion: flat, ordinary, lively
 }
+# Attributes added to the format later; written to a manifest line only when not null (see ClipRecord.to_json).
+LATER_ATTRIBUTES = ("intonation",)
 SPLITS = ("train", "val", "test")
 MANIFEST_NAME = "manifest.jsonl"
 
@@ -59,7 +62,12 @@ class ClipRecord:
     text: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=False)
+        data = dataclasses.asdict(self)
+        # Attributes added after the first format are written only when known, so a manifest of clips that do not
+        # have them stays byte for byte what it was (and so do the hashes that name corpora and suites).
+        attrs = data["attributes"]
+        data["attributes"] = {k: v for k, v in attrs.items() if v is not None or k not in LATER_ATTRIBUTES}
+        return json.dumps(data, ensure_ascii=False, sort_keys=False)
 
 
 def validate_attributes(attributes: dict[str, Any], where: str) -> dict[str, Any]:

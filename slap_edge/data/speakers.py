@@ -41,6 +41,8 @@ class Speaker:
     strength: float
     age_markers: float  # vocoder markers of an aged voice (0 none); espeak-ng's elderly variants carry their own
     split: str
+    # monotone / neutral / expressive where the corpus draws an intonation (``intonation="vocoder"``), else None
+    intonation: str | None = None
 
     def needs_vocoder(self) -> bool:
         return (
@@ -62,6 +64,15 @@ VOICE_SETS = ("all", "espeak")
 #   (experiments/results/teacher-v9-train.md).
 TIMBRE_SETS = ("some", "every", "mbrola")
 TIMBRE_FORMANT_RANGE = (0.90, 1.10)
+# Whether speakers get an intonation attribute (caption "a flat, monotone voice" / "lively, expressive speech"):
+# - "off": none (every corpus made before the option);
+# - "vocoder": a share of speakers get the F0 excursion around their median (in log F0) squeezed to INTONATION_RANGE
+#   ["monotone"] or stretched to it ["expressive"] by the WORLD vocoder, on whatever engine and voice they have; the
+#   rest keep their engine's own intonation and are "neutral". Whispered and creaky speakers have no usable F0
+#   contour and get no label.
+INTONATION_SETS = ("off", "vocoder")
+INTONATION_WEIGHTS = {"monotone": 0.3, "expressive": 0.3, "neutral": 0.4}
+INTONATION_RANGE = {"monotone": (0.05, 0.25), "expressive": (2.0, 2.8)}
 RATE_WPM = {"slow": (100, 125), "normal": (150, 175), "fast": (215, 255)}
 QUALITY_WEIGHTS = {"modal": 0.45, "breathy": 0.11, "whisper": 0.11, "creaky": 0.11, "hoarse": 0.11, "tremor": 0.11}
 
@@ -80,13 +91,20 @@ def split_for(index: int) -> str:
 
 
 def create_speaker(
-    seed: int, index: int, voices: str, mbrola: tuple[MbrolaVoice, ...], timbre: str = "some"
+    seed: int,
+    index: int,
+    voices: str,
+    mbrola: tuple[MbrolaVoice, ...],
+    timbre: str = "some",
+    intonation: str = "off",
 ) -> Speaker:
     """Speaker ``index`` of the corpus made with ``seed``: a pure function of its arguments."""
     if voices not in VOICE_SETS:
         raise ValueError(f"voices={voices!r} is not accepted; use one of {', '.join(VOICE_SETS)}")
     if timbre not in TIMBRE_SETS:
         raise ValueError(f"timbre={timbre!r} is not accepted; use one of {', '.join(TIMBRE_SETS)}")
+    if intonation not in INTONATION_SETS:
+        raise ValueError(f"intonation={intonation!r} is not accepted; use one of {', '.join(INTONATION_SETS)}")
     rng = np.random.default_rng([seed, 1, index])
     use_mbrola = voices == "all" and bool(mbrola) and rng.random() < 0.5
     age_group = _choice(rng, ["adult", "child", "elderly"], [0.64, 0.2, 0.16])
@@ -157,10 +175,22 @@ def create_speaker(
         warped = timbre == "every" or engine == "mbrola"
         if warped and not (engine == "mbrola" and age_group == "child"):
             formant_scale = warp
+    intonation_label: str | None = None
+    if intonation != "off":
+        # Drawn last, like the timbre, so the other settings of a speaker do not depend on it.
+        drawn = _choice(rng, list(INTONATION_WEIGHTS), list(INTONATION_WEIGHTS.values()))
+        squeeze = float(rng.uniform(*INTONATION_RANGE["monotone"]))
+        stretch = float(rng.uniform(*INTONATION_RANGE["expressive"]))
+        if quality not in ("whisper", "creaky"):
+            intonation_label = drawn
+            if drawn == "monotone":
+                f0_range = squeeze
+            elif drawn == "expressive":
+                f0_range = stretch
     settings = (
         engine, voice, language, sex, age_group, espeak_pitch, wpm, round(f0_scale, 3), round(formant_scale, 3),
         round(f0_range, 3), quality, quality_by, round(tremor_hz, 2), round(strength, 2), round(age_markers, 2),
-    )  # fmt: skip
+    ) + (() if intonation_label is None else (intonation_label,))  # fmt: skip
     digest = hashlib.sha1(repr(settings).encode()).hexdigest()[:8]
     short = "mb" if engine == "mbrola" else "es"
     return Speaker(
@@ -183,4 +213,5 @@ def create_speaker(
         strength=round(strength, 2),
         age_markers=round(age_markers, 2),
         split=split_for(index),
+        intonation=intonation_label,
     )

@@ -139,6 +139,31 @@ TASKS: tuple[TaskSpec, ...] = (
         stratify="sex",
     ),
     TaskSpec(
+        "monotone_vs_expressive",
+        "prosody",
+        (
+            ClassSpec(
+                "monotone",
+                _is("intonation", "monotone"),
+                (
+                    "someone speaking in a flat, monotone voice",
+                    "a monotonous voice with no expression",
+                    "speech all on one pitch, without melody",
+                ),
+            ),
+            ClassSpec(
+                "expressive",
+                _is("intonation", "expressive"),
+                (
+                    "someone speaking expressively, with lively intonation",
+                    "an animated voice full of expression",
+                    "speech with a lively, rising and falling melody",
+                ),
+            ),
+        ),
+        control=_CLEAN_CHANNEL,
+    ),
+    TaskSpec(
         "whisper_vs_normal",
         "voice",
         (

@@ -36,7 +36,7 @@ from slap_edge.data.engines import (
 from slap_edge.data.languages import LANGUAGE_BY_CODE
 from slap_edge.data.manifest import MANIFEST_NAME, ClipRecord, ManifestError, iter_manifest, write_manifest
 from slap_edge.data.sentences import make_sentence
-from slap_edge.data.speakers import TIMBRE_SETS, VOICE_SETS, Speaker, create_speaker
+from slap_edge.data.speakers import INTONATION_SETS, TIMBRE_SETS, VOICE_SETS, Speaker, create_speaker
 
 PLAN_NAME = "synth.json"
 # Bumped whenever the generator's output for the same settings changes, so a resume never mixes two generators.
@@ -71,6 +71,7 @@ class SynthConfig:
     voices: str = "all"  # "all" (espeak-ng + MBROLA where installed) or "espeak"
     speakers: int | None = None  # None: max(30, clips // 10), at most one per clip
     timbre: str = "some"  # which speakers get a vocal-tract-length change: one of speakers.TIMBRE_SETS
+    intonation: str = "off"  # whether speakers get a monotone/neutral/expressive intonation: speakers.INTONATION_SETS
     min_seconds: float = 2.0
     max_seconds: float = 6.0
 
@@ -83,6 +84,10 @@ class SynthConfig:
             raise SynthError(f"--voices {self.voices!r} is not accepted; use one of {', '.join(VOICE_SETS)}")
         if self.timbre not in TIMBRE_SETS:
             raise SynthError(f"--timbre {self.timbre!r} is not accepted; use one of {', '.join(TIMBRE_SETS)}")
+        if self.intonation not in INTONATION_SETS:
+            raise SynthError(
+                f"--intonation {self.intonation!r} is not accepted; use one of {', '.join(INTONATION_SETS)}"
+            )
         if self.speakers is not None and not self.speakers >= 1:
             raise SynthError(f"--speakers must be at least 1, got {self.speakers}")
         if not 0.5 <= self.min_seconds < self.max_seconds:
@@ -138,7 +143,7 @@ def plan_corpus(config: SynthConfig, mbrola: tuple[Any, ...] | None = None) -> l
     speakers = []
     seen: set[str] = set()
     for k in range(n_speakers):
-        speaker = create_speaker(config.seed, k, config.voices, voices, config.timbre)
+        speaker = create_speaker(config.seed, k, config.voices, voices, config.timbre, config.intonation)
         if speaker.id in seen:
             # Identical settings drawn twice (vanishingly rare): keep the two apart so splits stay disjoint.
             speaker = dataclasses.replace(speaker, id=f"{speaker.id}-{k}")
@@ -264,6 +269,8 @@ def render_clip(plan: ClipPlan, config: SynthConfig) -> ClipRecord:
         "channel": plan.channel,
         "health": None,
     }
+    if speaker.intonation is not None:
+        attributes["intonation"] = speaker.intonation
     return ClipRecord(
         id=plan.id,
         path=plan.path,
@@ -309,6 +316,7 @@ def _plan_fingerprint(config: SynthConfig, mbrola: tuple[Any, ...]) -> dict[str,
         "mbrola_voices": sorted(v.name for v in mbrola),
         # Only a non-default timbre is recorded, so corpora made before the option resume as they are.
         **({"timbre": config.timbre} if config.timbre != "some" else {}),
+        **({"intonation": config.intonation} if config.intonation != "off" else {}),
     }
 
 

@@ -22,6 +22,7 @@ FULL = {
     "loudness": "normal",  # "at a high volume" would collide with the pitch words checked below
     "channel": "telephone",
     "health": "dysphonia",
+    "intonation": "expressive",
 }
 # Words that may appear only when the attribute is known (checked as whole words, case-insensitive).
 WORDS = {
@@ -37,6 +38,8 @@ WORDS = {
     "loudness": "quiet quietly soft softly faint loud loudly booming forceful volume loudness audibly",
     "channel": "phone telephone narrowband noise noisy echo echoey echoing reverberant studio clean background",
     "health": "dysphonia disorder affected",
+    "intonation": "monotone flat monotonous expressionless droning intonation intoned melody melodic expressive "
+    "expressively expression lively animated sing-song note",
 }
 
 
@@ -122,3 +125,18 @@ def test_bad_attributes_are_rejected() -> None:
         make_caption({"quality": "gargle"}, rng)
     with pytest.raises(ValueError, match=r"unknown attribute 'colour'"):
         make_caption({"colour": "red"}, rng)
+
+
+def test_intonation_is_named_and_an_old_attribute_set_draws_as_before() -> None:
+    for value, words in (
+        ("monotone", "monotone flat monotonous expressionless droning intonation melody note"),
+        ("expressive", "expressive expressively expression lively animated melodic sing-song intonation melody"),
+    ):
+        captions = make_captions({"sex": "male", "intonation": value}, seed=4, epoch=0, n=200)
+        share = sum(bool(_mentions(c, words)) for c in captions) / len(captions)
+        assert 0.6 < share < 1.0, (value, share)
+    # A clip without the attribute (every corpus made before it existed) gets the captions it always got.
+    old = {k: v for k, v in FULL.items() if k != "intonation"}
+    assert make_captions(old, 9, 0, 50) == make_captions({**old, "intonation": None}, 9, 0, 50)
+    with pytest.raises(ValueError, match="intonation='singing' is not accepted"):
+        make_caption({"intonation": "singing"}, random.Random(0))

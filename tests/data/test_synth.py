@@ -14,7 +14,7 @@ from slap_edge.data import engines as engines_mod
 from slap_edge.data.engines import installed_mbrola_voices
 from slap_edge.data.languages import LANGUAGES
 from slap_edge.data.manifest import read_manifest, write_manifest
-from slap_edge.data.speakers import TIMBRE_FORMANT_RANGE, create_speaker
+from slap_edge.data.speakers import INTONATION_RANGE, TIMBRE_FORMANT_RANGE, create_speaker
 from slap_edge.data.synth import SynthConfig, SynthError, plan_corpus, run_synth
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
@@ -162,6 +162,53 @@ def test_timbre_settings_change_only_the_vocal_tract_and_leave_some_unchanged() 
         create_speaker(0, 0, "all", mbrola, timbre="all")
     with pytest.raises(SynthError, match="--timbre 'most' is not accepted"):
         SynthConfig(out=Path("x"), clips=10, timbre="most")
+
+
+def test_intonation_changes_only_the_f0_excursion_and_off_leaves_speakers_unchanged() -> None:
+    mbrola = installed_mbrola_voices()
+    off = [create_speaker(3, k, "all", mbrola) for k in range(400)]
+    assert off == [create_speaker(3, k, "all", mbrola, intonation="off") for k in range(400)]
+    assert all(s.intonation is None for s in off)
+    drawn = [create_speaker(3, k, "all", mbrola, intonation="vocoder") for k in range(400)]
+    labels = [s.intonation for s in drawn]
+    for value in ("monotone", "neutral", "expressive"):
+        assert 0.15 < labels.count(value) / len(labels) < 0.45, value  # 0.3, 0.4, 0.3 of the 78 % with a contour
+    for a, b in zip(off, drawn, strict=True):
+        assert (a.engine, a.voice, a.sex, a.age_group, a.quality, a.rate, a.formant_scale, a.split) == (
+            b.engine, b.voice, b.sex, b.age_group, b.quality, b.rate, b.formant_scale, b.split
+        )  # fmt: skip
+        if b.quality in ("whisper", "creaky"):
+            # No F0 contour to speak of: no label, and nothing changed.
+            assert b.intonation is None and b.f0_range == a.f0_range and b.id == a.id
+        elif b.intonation == "neutral":
+            assert b.f0_range == a.f0_range
+        else:
+            lo, hi = INTONATION_RANGE[b.intonation]
+            assert lo <= b.f0_range <= hi and b.needs_vocoder() and b.id != a.id
+    with pytest.raises(ValueError, match="intonation='lively' is not accepted; use one of off, vocoder"):
+        create_speaker(0, 0, "all", mbrola, intonation="lively")
+    with pytest.raises(SynthError, match="--intonation 'on' is not accepted"):
+        SynthConfig(out=Path("x"), clips=10, intonation="on")
+
+
+def test_an_intonation_corpus_labels_its_clips_and_the_contours_differ(tmp_path: Path) -> None:
+    from slap_edge.data.vocoder import estimate_f0
+
+    config = SynthConfig(out=tmp_path / "c", clips=24, seed=12, jobs=2, speakers=24, intonation="vocoder")
+    assert not run_synth(config).failed
+    assert json.loads((tmp_path / "c" / "synth.json").read_text())["intonation"] == "vocoder"
+    spread: dict[str, list[float]] = {"monotone": [], "expressive": []}
+    for record in read_manifest(tmp_path / "c" / "manifest.jsonl"):
+        label = record.attributes["intonation"]
+        assert label in ("monotone", "neutral", "expressive", None)
+        if label in spread and record.attributes["quality"] in ("modal", "breathy"):
+            wave, sr = sf.read(tmp_path / "c" / record.path)
+            f0, _ = estimate_f0(wave.astype(np.float64), sr)
+            voiced = f0[f0 > 0]
+            spread[label].append(float(np.std(12 * np.log2(voiced / np.median(voiced)))))
+    assert spread["monotone"] and spread["expressive"]
+    # Semitones of F0 spread: a squeezed contour is flat, a stretched one wide.
+    assert max(spread["monotone"]) < min(spread["expressive"])
 
 
 def test_every_variant_file_is_found_by_espeak() -> None:
