@@ -217,8 +217,10 @@ def synth_command(
     intonation: str = typer.Option(
         "off",
         "--intonation",
-        help="Intonation attribute: off (none), or vocoder (3 in 10 speakers monotone, their F0 excursion squeezed "
-        "to 0.05-0.25; 3 in 10 expressive, stretched 2.0-2.8; the rest neutral; not for whisper or creaky).",
+        help="Intonation attribute: off (none); vocoder (3 in 10 speakers monotone, their F0 excursion squeezed "
+        "to 0.05-0.25; 3 in 10 expressive, stretched 2.0-2.8; the rest neutral; not for whisper or creaky); or "
+        "spread (the same labels, every labelled speaker's F0 spread set clip by clip to 0.3-0.9 semitones "
+        "monotone, 1.6-2.6 neutral, 4.5-7.0 expressive).",
     ),
 ) -> None:
     """Synthesise a described-speech corpus; a re-run with the same settings resumes it."""

@@ -43,6 +43,8 @@ class Speaker:
     split: str
     # monotone / neutral / expressive where the corpus draws an intonation (``intonation="vocoder"``), else None
     intonation: str | None = None
+    # The F0 spread the vocoder gives every clip of the speaker, in semitones (``intonation="spread"``); 0 = none
+    f0_spread: float = 0.0
 
     def needs_vocoder(self) -> bool:
         return (
@@ -51,6 +53,7 @@ class Speaker:
             or abs(self.f0_scale - 1.0) > 1e-6
             or abs(self.formant_scale - 1.0) > 1e-6
             or abs(self.f0_range - 1.0) > 1e-6
+            or self.f0_spread > 0.0
         )
 
 
@@ -70,9 +73,16 @@ TIMBRE_FORMANT_RANGE = (0.90, 1.10)
 #   ["monotone"] or stretched to it ["expressive"] by the WORLD vocoder, on whatever engine and voice they have; the
 #   rest keep their engine's own intonation and are "neutral". Whispered and creaky speakers have no usable F0
 #   contour and get no label.
-INTONATION_SETS = ("off", "vocoder")
+# - "spread": the same labels and shares, but every labelled speaker (neutral ones too) is resynthesised by WORLD with
+#   its F0 contour scaled, clip by clip, to a spread drawn for the speaker from INTONATION_SPREAD_ST: semitones of
+#   robust standard deviation of F0 over the voiced frames, on the scale of human speech (read speech about 2-3
+#   semitones, flat below 1, lively above 4), not a factor on whatever contour the engine made. In "vocoder" an
+#   engine's flat contour stretched 2.0-2.8 times reached a median of 2.9 semitones, a neutral human's, and only the
+#   labelled speakers went through the vocoder, whose sound itself told them from the neutral ones.
+INTONATION_SETS = ("off", "vocoder", "spread")
 INTONATION_WEIGHTS = {"monotone": 0.3, "expressive": 0.3, "neutral": 0.4}
 INTONATION_RANGE = {"monotone": (0.05, 0.25), "expressive": (2.0, 2.8)}
+INTONATION_SPREAD_ST = {"monotone": (0.3, 0.9), "neutral": (1.6, 2.6), "expressive": (4.5, 7.0)}
 RATE_WPM = {"slow": (100, 125), "normal": (150, 175), "fast": (215, 255)}
 QUALITY_WEIGHTS = {"modal": 0.45, "breathy": 0.11, "whisper": 0.11, "creaky": 0.11, "hoarse": 0.11, "tremor": 0.11}
 
@@ -176,21 +186,29 @@ def create_speaker(
         if warped and not (engine == "mbrola" and age_group == "child"):
             formant_scale = warp
     intonation_label: str | None = None
+    f0_spread = 0.0
     if intonation != "off":
         # Drawn last, like the timbre, so the other settings of a speaker do not depend on it.
         drawn = _choice(rng, list(INTONATION_WEIGHTS), list(INTONATION_WEIGHTS.values()))
         squeeze = float(rng.uniform(*INTONATION_RANGE["monotone"]))
         stretch = float(rng.uniform(*INTONATION_RANGE["expressive"]))
+        spread = float(rng.uniform(*INTONATION_SPREAD_ST[drawn])) if intonation == "spread" else 0.0
         if quality not in ("whisper", "creaky"):
             intonation_label = drawn
-            if drawn == "monotone":
+            if intonation == "spread":
+                f0_spread = spread  # the vocoder sets the spread; f0_range is not used
+            elif drawn == "monotone":
                 f0_range = squeeze
             elif drawn == "expressive":
                 f0_range = stretch
     settings = (
         engine, voice, language, sex, age_group, espeak_pitch, wpm, round(f0_scale, 3), round(formant_scale, 3),
         round(f0_range, 3), quality, quality_by, round(tremor_hz, 2), round(strength, 2), round(age_markers, 2),
-    ) + (() if intonation_label is None else (intonation_label,))  # fmt: skip
+    )  # fmt: skip
+    if intonation_label is not None:
+        settings += (intonation_label,)
+    if f0_spread > 0.0:
+        settings += (round(f0_spread, 2),)
     digest = hashlib.sha1(repr(settings).encode()).hexdigest()[:8]
     short = "mb" if engine == "mbrola" else "es"
     return Speaker(
@@ -214,4 +232,5 @@ def create_speaker(
         age_markers=round(age_markers, 2),
         split=split_for(index),
         intonation=intonation_label,
+        f0_spread=round(f0_spread, 2),
     )

@@ -227,6 +227,7 @@ def render_clip(plan: ClipPlan, config: SynthConfig) -> ClipRecord:
             f0_scale=speaker.f0_scale,
             formant_scale=speaker.formant_scale,
             f0_range=speaker.f0_range,
+            f0_spread_st=speaker.f0_spread,
             quality=speaker.quality if speaker.quality_by in ("vocoder", "vocoder+variant") else "modal",
             tremor_hz=speaker.tremor_hz,
             strength=speaker.strength,

@@ -131,6 +131,9 @@ class VoiceTransform:
     f0_scale: float = 1.0
     formant_scale: float = 1.0
     f0_range: float = 1.0
+    # > 0: scale each clip's F0 excursions (log domain, around the median) to this robust standard deviation in
+    # semitones, (90th - 10th percentile) / 2.563 over the voiced frames; replaces f0_range
+    f0_spread_st: float = 0.0
     quality: str = "modal"  # modal, breathy, whisper, creaky, hoarse, tremor
     tremor_hz: float = 5.5
     # Relative F0 excursion; amplitude moves by twice as much. 0.10 (about 1.7 semitones) is the strong end of the F0
@@ -146,12 +149,34 @@ class VoiceTransform:
             self.f0_scale == 1.0
             and self.formant_scale == 1.0
             and self.f0_range == 1.0
+            and self.f0_spread_st == 0.0
             and self.quality == "modal"
             and self.age_markers == 0.0
         )
 
 
 QUALITIES = ("modal", "breathy", "whisper", "creaky", "hoarse", "tremor")
+SEMITONES_PER_LOG = 12.0 / np.log(2.0)
+# A contour barely moving (a few frames of voicing, a tracker's plateau) is not stretched past this many times.
+MAX_SPREAD_FACTOR = 8.0
+
+
+def f0_spread_semitones(log_f0: np.ndarray) -> float:
+    """Robust standard deviation of a contour in semitones: (90th - 10th percentile of log F0) / 2.563, which equals
+    the standard deviation for a normal spread and ignores a few octave jumps of the tracker."""
+    if log_f0.size < 3:
+        return 0.0
+    p10, p90 = np.percentile(log_f0, [10, 90])
+    return float((p90 - p10) / 2.563 * SEMITONES_PER_LOG)
+
+
+def spread_factor(log_f0: np.ndarray, target_st: float) -> float:
+    """The factor on log-F0 excursions that gives the contour ``target_st`` semitones of spread (at most
+    MAX_SPREAD_FACTOR; 1 when the contour has no measurable spread)."""
+    now = f0_spread_semitones(log_f0)
+    if now <= 1e-3:
+        return 1.0
+    return float(min(target_st / now, MAX_SPREAD_FACTOR))
 
 
 def transform_voice(
@@ -179,7 +204,10 @@ def transform_voice(
     if voiced.any():
         log_f0 = np.log(f0[voiced])
         centre = np.median(log_f0)
-        f0[voiced] = np.exp(centre + (log_f0 - centre) * transform.f0_range) * transform.f0_scale
+        excursion = transform.f0_range
+        if transform.f0_spread_st > 0.0:
+            excursion = spread_factor(log_f0, transform.f0_spread_st)
+        f0[voiced] = np.exp(centre + (log_f0 - centre) * excursion) * transform.f0_scale
     if transform.formant_scale != 1.0:
         sp = warp_envelope(sp, transform.formant_scale)
     enough = voiced.sum() >= max(3, 0.1 * _speech_frames(wave, sample_rate, n_frames))

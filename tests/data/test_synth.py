@@ -14,7 +14,12 @@ from slap_edge.data import engines as engines_mod
 from slap_edge.data.engines import installed_mbrola_voices
 from slap_edge.data.languages import LANGUAGES
 from slap_edge.data.manifest import read_manifest, write_manifest
-from slap_edge.data.speakers import INTONATION_RANGE, TIMBRE_FORMANT_RANGE, create_speaker
+from slap_edge.data.speakers import (
+    INTONATION_RANGE,
+    INTONATION_SPREAD_ST,
+    TIMBRE_FORMANT_RANGE,
+    create_speaker,
+)
 from slap_edge.data.synth import SynthConfig, SynthError, plan_corpus, run_synth
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
@@ -189,6 +194,44 @@ def test_intonation_changes_only_the_f0_excursion_and_off_leaves_speakers_unchan
         create_speaker(0, 0, "all", mbrola, intonation="lively")
     with pytest.raises(SynthError, match="--intonation 'on' is not accepted"):
         SynthConfig(out=Path("x"), clips=10, intonation="on")
+
+
+def test_spread_intonation_keeps_the_labels_and_sets_a_human_scale_spread_for_every_labelled_speaker() -> None:
+    mbrola = installed_mbrola_voices()
+    off = [create_speaker(3, k, "all", mbrola) for k in range(300)]
+    vocoder = [create_speaker(3, k, "all", mbrola, intonation="vocoder") for k in range(300)]
+    spread = [create_speaker(3, k, "all", mbrola, intonation="spread") for k in range(300)]
+    for a, v, s in zip(off, vocoder, spread, strict=True):
+        # The same speaker and the same label as with "vocoder"; only how the contour is set differs.
+        assert (s.voice, s.sex, s.age_group, s.quality, s.formant_scale, s.intonation) == (
+            v.voice, v.sex, v.age_group, v.quality, v.formant_scale, v.intonation
+        )  # fmt: skip
+        if s.intonation is None:
+            assert s.f0_spread == 0.0 and s.id == a.id and s.quality in ("whisper", "creaky")
+        else:
+            lo, hi = INTONATION_SPREAD_ST[s.intonation]
+            # Neutral speakers go through the vocoder too, so its sound does not tell them apart.
+            assert lo <= s.f0_spread <= hi and s.needs_vocoder() and s.f0_range == a.f0_range and s.id != v.id
+    assert all(s.f0_spread == 0.0 for s in vocoder + off)
+
+
+def test_a_spread_target_sets_the_contour_in_semitones() -> None:
+    from slap_edge.data.vocoder import VoiceTransform, estimate_f0, f0_spread_semitones, transform_voice
+
+    sr = 16000
+    t = np.arange(int(2.5 * sr)) / sr
+    # A voiced tone whose F0 glides +-2 semitones around 150 Hz: a spread of about 1.4 semitones.
+    f0 = 150.0 * 2 ** (2.0 * np.sin(2 * np.pi * 0.8 * t) / 12)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    wave = 0.3 * sum(np.sin(k * phase) / k for k in range(1, 25)) / 2.0
+    rng = np.random.default_rng(0)
+    measured = {}
+    for target in (0.5, 2.5, 5.0):
+        out, _ = transform_voice(wave, sr, VoiceTransform(f0_spread_st=target), rng)
+        track, _ = estimate_f0(out.astype(np.float64), sr)
+        measured[target] = f0_spread_semitones(np.log(track[track > 0]))
+    assert abs(measured[2.5] - 2.5) < 0.6 and abs(measured[5.0] - 5.0) < 1.0 and measured[0.5] < 1.0, measured
+    assert f0_spread_semitones(np.log(np.full(10, 150.0))) == 0.0
 
 
 def test_an_intonation_corpus_labels_its_clips_and_the_contours_differ(tmp_path: Path) -> None:
