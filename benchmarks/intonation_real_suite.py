@@ -70,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-seconds", type=float, default=1.2)
     ap.add_argument("--per-speaker", type=int, default=24, help="clips per speaker at most")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--sources",
+        default=",".join(SOURCES),
+        help="comma-separated clip sources to take (default: the real recordings with phrases; 'synth' builds the "
+        "same paired suite from a synthetic corpus, a diagnostic: the same voice flat and moving)",
+    )
     args = ap.parse_args(argv)
     if args.out.exists():
         sys.exit(f"{args.out} exists: remove it or choose another --out")
@@ -85,9 +91,12 @@ def main(argv: list[str] | None = None) -> int:
          "classes": {"monotone": list(mono_prompts), "expressive": list(expr_prompts)}},
     ]  # fmt: skip
 
+    sources = tuple(x.strip() for x in args.sources.split(",") if x.strip())
+    if not sources:
+        ap.error("--sources: give at least one clip source, e.g. asterisk,hedgewars")
     by_speaker: dict[str, list] = {}
     for record in iter_manifest(args.corpus):
-        if record.split == "test" and record.source in SOURCES and record.duration >= args.min_seconds:
+        if record.split == "test" and record.source in sources and record.duration >= args.min_seconds:
             by_speaker.setdefault(record.speaker, []).append(record)
     rng = np.random.default_rng(args.seed)
     tmp = args.out.with_name(args.out.name + ".partial")
@@ -133,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     build = {
         "corpus": str(args.corpus),
         "corpus_sha256": hashlib.sha256(args.corpus.read_bytes()).hexdigest(),
-        "sources": SOURCES,
+        "sources": list(sources),
         "min_seconds": args.min_seconds,
         "per_speaker": args.per_speaker,
         "seed": args.seed,

@@ -125,7 +125,7 @@ def rebuild_student(bundle: str | Path, teacher: str | Path, recipe_path: str | 
     import torch
     from safetensors.torch import save_model
 
-    from slap_edge.config import load_config, save_config
+    from slap_edge.config import load_config, save_config, to_dict
     from slap_edge.fingerprints import sha256_file
     from slap_edge.models.registry import resolve_model_config
     from slap_edge.models.slap import SlapModel
@@ -153,8 +153,13 @@ def rebuild_student(bundle: str | Path, teacher: str | Path, recipe_path: str | 
     if recipe.task != "distill":
         raise FromBundleError(f"{recipe_path}: task {recipe.task!r}; only a distilled student can be rebuilt")
     check_run_complete(teacher)
-    teacher_model, _ = load_run(teacher)
-    recipe = dataclasses.replace(recipe, task_options={**recipe.task_options, "teacher": str(teacher.resolve())})
+    teacher_model, teacher_config = load_run(teacher)
+    # As `slap-edge distill` does: the student takes the teacher's text tower, so its text settings are the teacher's.
+    recipe = dataclasses.replace(
+        recipe,
+        task_options={**recipe.task_options, "teacher": str(teacher.resolve())},
+        model_overrides={**recipe.model_overrides, "text": to_dict(teacher_config.model.text)},
+    )
     model_config = trained_model_config(
         recipe.task, recipe.task_options, resolve_model_config(recipe.model, **recipe.model_overrides)
     )

@@ -40,8 +40,9 @@ def test_the_rebuilt_student_embeds_exactly_as_the_bundle_and_is_a_finished_run(
     session = ort.InferenceSession(str(default_bundle_path() / "audio_fp32.onnx"), providers=["CPUExecutionProvider"])
     theirs = session.run(None, {session.get_inputs()[0].name: wave})[0]
     assert np.abs(ours - theirs).max() < 1e-5
-    # The text tower is the teacher's, as distillation leaves it.
-    teacher, _ = load_run(TEACHER)
+    # The text tower is the teacher's, as distillation leaves it, with its settings (as `distill` records them).
+    teacher, teacher_config = load_run(TEACHER)
+    assert config.model.text == teacher_config.model.text
     with torch.no_grad():
         assert torch.allclose(model.encode_text(["a child speaking"]), teacher.encode_text(["a child speaking"]))
 
