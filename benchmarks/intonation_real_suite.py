@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     sources = tuple(x.strip() for x in args.sources.split(",") if x.strip())
     if not sources:
         ap.error("--sources: give at least one clip source, e.g. asterisk,hedgewars")
+    # The real-voice suite keeps its name; a suite from other sources is named after them, so no result confuses them.
+    suite_name = "intonation-real" if sources == SOURCES else "intonation-paired-" + "+".join(sources)
     by_speaker: dict[str, list] = {}
     for record in iter_manifest(args.corpus):
         if record.split == "test" and record.source in sources and record.duration >= args.min_seconds:
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                     lines.append({"path": name, "task": "monotone_vs_natural", "label": label, **meta})
                 if label in ("monotone", "expressive"):
                     lines.append({"path": name, "task": "monotone_vs_expressive", "label": label, **meta})
-    (tmp / "suite.json").write_text(json.dumps({"name": "intonation-real", "version": 1, "tasks": tasks}, indent=1))
+    (tmp / "suite.json").write_text(json.dumps({"name": suite_name, "version": 1, "tasks": tasks}, indent=1))
     with (tmp / "clips.jsonl").open("w", encoding="utf-8") as handle:
         for line in lines:
             handle.write(json.dumps(line) + "\n")
