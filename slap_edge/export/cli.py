@@ -199,11 +199,12 @@ def distill_command(
     ),
 ) -> None:
     """Distil a teacher into a student with the same trainer (task "distill"); the text tower is the teacher's."""
-    from slap_edge.config import ConfigError, load_config, to_dict
+    from slap_edge.config import ConfigError, load_config
     from slap_edge.data.holdout import holdout_patterns
     from slap_edge.train.checkpoint import CheckpointError, check_run_complete, read_run_config
     from slap_edge.train.config import TrainRecipe
     from slap_edge.train.data import CorpusError
+    from slap_edge.train.distill import recipe_with_teacher
     from slap_edge.train.trainer import TrainingError, train
 
     try:
@@ -220,10 +221,7 @@ def distill_command(
         step, steps = check_run_complete(teacher, allow_partial=allow_partial)
         if step < steps:
             typer.echo(f"warning: the teacher {teacher} is unfinished (step {step} of {steps}); --allow-partial given")
-        # The student takes the teacher's text tower, so its text settings must be the teacher's.
-        overrides = {**rec.model_overrides, "text": to_dict(teacher_config.model.text)}
-        options = {**rec.task_options, "teacher": str(teacher.resolve())}
-        rec = dataclasses.replace(rec, model_overrides=overrides, task_options=options)
+        rec = recipe_with_teacher(rec, teacher, teacher_config.model)
         if init_from is not None:
             rec = dataclasses.replace(rec, init_from=str(init_from.resolve()))
         exclude = holdout_patterns(exclude_holdout)

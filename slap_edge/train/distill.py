@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from slap_edge.config import ConfigError, from_dict, to_dict
 from slap_edge.models.config import ModelConfig
+from slap_edge.train.config import TrainRecipe
 from slap_edge.train.losses import caption_positive_mask, contrastive_loss
 from slap_edge.train.tasks import Task, register_task
 
@@ -43,6 +44,17 @@ class DistillOptions:
             raise ValueError(f"loss weights must be >= 0 and not all 0, got {weights}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
+
+
+def recipe_with_teacher(recipe: TrainRecipe, teacher_dir: Path, teacher: ModelConfig) -> TrainRecipe:
+    """``recipe`` (a distill recipe) set to distil from the run ``teacher_dir`` whose model is ``teacher``:
+    the teacher's folder in its task options, and the teacher's text settings as the student's (the student takes
+    the teacher's text tower)."""
+    return dataclasses.replace(
+        recipe,
+        model_overrides={**recipe.model_overrides, "text": to_dict(teacher.text)},
+        task_options={**recipe.task_options, "teacher": str(Path(teacher_dir).resolve())},
+    )
 
 
 def distill_kd_loss(

@@ -20,7 +20,6 @@ folder records the bundle's model id and the sha256 of its ``audio_fp32.onnx`` i
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -107,25 +106,13 @@ def audio_state_from_graph(graph_path: Path, expected: dict[str, Any]) -> dict[s
     return state
 
 
-def _test_windows(n_samples: int, sample_rate: int) -> np.ndarray:
-    """Three test windows: a vowel-like harmonic tone with vibrato, a chirp, and noise (fixed seed)."""
-    t = np.arange(n_samples) / sample_rate
-    f0 = 140.0 * (1.0 + 0.05 * np.sin(2 * np.pi * 4.0 * t))
-    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
-    vowel = sum(np.sin(k * phase) / k for k in range(1, 20))
-    chirp = np.sin(2 * np.pi * (100.0 * t + 600.0 * t**2))
-    noise = np.random.default_rng(0).standard_normal(n_samples)
-    batch = np.stack([vowel, chirp, noise]).astype(np.float32)
-    return 0.3 * batch / np.abs(batch).max(axis=1, keepdims=True)
-
-
 def rebuild_student(bundle: str | Path, teacher: str | Path, recipe_path: str | Path, out: str | Path) -> dict:
     """Write the run folder ``out``; returns what ``from_bundle.json`` records."""
-    import onnxruntime as ort
     import torch
     from safetensors.torch import save_model
 
-    from slap_edge.config import load_config, save_config, to_dict
+    from slap_edge.config import load_config, save_config
+    from slap_edge.export.onnx import run_audio, speech_like_waveforms
     from slap_edge.fingerprints import sha256_file
     from slap_edge.models.registry import resolve_model_config
     from slap_edge.models.slap import SlapModel
@@ -137,6 +124,7 @@ def rebuild_student(bundle: str | Path, teacher: str | Path, recipe_path: str | 
         load_run,
     )
     from slap_edge.train.config import RunConfig, TrainRecipe
+    from slap_edge.train.distill import recipe_with_teacher
     from slap_edge.train.tasks import trained_model_config
 
     bundle, teacher, out = Path(bundle), Path(teacher), Path(out)
@@ -154,12 +142,7 @@ def rebuild_student(bundle: str | Path, teacher: str | Path, recipe_path: str | 
         raise FromBundleError(f"{recipe_path}: task {recipe.task!r}; only a distilled student can be rebuilt")
     check_run_complete(teacher)
     teacher_model, teacher_config = load_run(teacher)
-    # As `slap-edge distill` does: the student takes the teacher's text tower, so its text settings are the teacher's.
-    recipe = dataclasses.replace(
-        recipe,
-        task_options={**recipe.task_options, "teacher": str(teacher.resolve())},
-        model_overrides={**recipe.model_overrides, "text": to_dict(teacher_config.model.text)},
-    )
+    recipe = recipe_with_teacher(recipe, teacher, teacher_config.model)  # as `slap-edge distill` sets it
     model_config = trained_model_config(
         recipe.task, recipe.task_options, resolve_model_config(recipe.model, **recipe.model_overrides)
     )
@@ -176,11 +159,10 @@ def rebuild_student(bundle: str | Path, teacher: str | Path, recipe_path: str | 
     audio.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=False)
 
     manifest = json.loads(manifest_path.read_text())
-    windows = _test_windows(model_config.window_samples, int(manifest["audio"]["sample_rate"]))
+    windows = speech_like_waveforms(3, model_config.window_samples, seed=0)
     with torch.no_grad():
-        ours = audio(torch.from_numpy(windows)).numpy()
-    session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
-    theirs = session.run(None, {session.get_inputs()[0].name: windows})[0]
+        ours = audio(windows).numpy()
+    theirs = run_audio(graph, windows.numpy())
     diff = float(np.abs(ours - theirs).max())
     if diff > MAX_ABS_DIFF:
         raise FromBundleError(
