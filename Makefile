@@ -29,7 +29,8 @@ help:
 	@echo "make reproduce-default  rebuild the default bundle from nothing (3-6 hours on a 2-core CPU; resumable)"
 	@echo "make reproduce-default VOICES=espeak   the same chain without MBROLA voices (no non-commercial data)"
 	@echo "make reproduce-default TEACHER=packed  distil from the committed teacher instead of training it (slow CPUs)"
-	@echo "make reproduce-default STUDENT2_RECIPE=train/recipes/student-distil-on.json  add a second student stage (STUDENT2_DATA=real|corpus)"
+	@echo "make reproduce-default TEACHER2_RECIPE= STUDENT2_RECIPE=   the third build's one-stage chain (no intonation stage)"
+	@echo "make reproduce-default STUDENT2_DATA=real   the second student stage on the corpus + real-voice training speech"
 	@echo "make real-voice-dev     (root) real-voice dev suite from Debian packages; RV_MODEL=default scored on it"
 
 debian-packages:
@@ -97,10 +98,11 @@ demo: setup-base
 
 VOICES ?= all
 TEACHER ?= train
-STUDENT2_DATA ?= real
-STUDENT2_RECIPE ?=
+# Passed on only when given (an empty value too: STUDENT2_RECIPE= turns that stage off), so the chain's own
+# defaults per VOICES apply otherwise.
+REPRODUCE_VARS := VOICES TEACHER TEACHER2 STUDENT TEACHER2_RECIPE STUDENT2_RECIPE STUDENT2_DATA
 reproduce-default: setup
-	VOICES=$(VOICES) TEACHER=$(TEACHER) STUDENT2_DATA=$(STUDENT2_DATA) STUDENT2_RECIPE=$(STUDENT2_RECIPE) bash train/reproduce_default.sh
+	$(foreach v,$(REPRODUCE_VARS),$(if $(filter undefined,$(origin $(v))),,$(v)='$($(v))')) bash train/reproduce_default.sh
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

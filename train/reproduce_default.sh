@@ -4,15 +4,27 @@
 #   bash train/reproduce_default.sh [WORK_DIR]          (make reproduce-default; make reproduce-default VOICES=espeak)
 #
 # env: VOICES=all|espeak (espeak: no MBROLA voice, so no non-commercial data), CLIPS, SPEAKERS, SEED, JOBS,
-#      TEACHER_RECIPE, STUDENT_RECIPE, STUDENT2_RECIPE, STUDENT2_DATA, PROFILE, HOLDOUT, OUT, SLAP_EDGE,
-#      TEACHER=train|packed (packed: skip the teacher's training and distil from the committed packed teacher,
-#      train/checkpoints/default-teacher-merged for VOICES=all (the exact weights of the built-in bundle's teacher)
-#      or train/checkpoints/default-espeak-teacher for VOICES=espeak; for CPUs where training it would take hours.
-#      The corpora are still made here: the student is distilled on them.)
+#      TEACHER_RECIPE, STUDENT_RECIPE, TEACHER2_RECIPE, STUDENT2_RECIPE, STUDENT2_DATA, PROFILE, HOLDOUT, OUT,
+#      SLAP_EDGE,
+#      TEACHER=train|packed (packed: skip the first-stage teacher's training and use the committed packed teacher,
+#      train/checkpoints/default-teacher-merged for VOICES=all or default-espeak-teacher for VOICES=espeak: the exact
+#      weights of the shipped bundles' teachers; for CPUs where training it would take hours),
+#      TEACHER2=train|packed (the second-stage teacher; default: as TEACHER; packed uses
+#      train/checkpoints/default-teacher-intonation),
+#      STUDENT=train|packed (the first-stage student, VOICES=all; packed: rebuilt exactly, by
+#      `python -m slap_edge.train.from_bundle`, from train/checkpoints/default-student-v3, the third build's float32
+#      audio graph, instead of distilling it for 6,000 steps). The corpora are always made here: the students are
+#      distilled on them.
 #
-# VOICES=all (the built-in bundle) trains on two corpora merged: the default corpus (espeak-ng + 35 MBROLA voices;
-# its suites are the suites of record) and an espeak-ng-only corpus of other speakers (what VOICES=espeak makes,
-# clip ids prefixed "es"). VOICES=espeak trains on the espeak-ng-only corpus alone.
+# VOICES=all (the built-in bundle) trains in two stages.
+# 1. On two corpora merged: the default corpus (espeak-ng + 35 MBROLA voices; its suites are the suites of record)
+#    and an espeak-ng-only corpus of other speakers (what VOICES=espeak makes, clip ids prefixed "es"): the teacher
+#    (TEACHER_RECIPE), then the student distilled from it (STUDENT_RECIPE).
+# 2. The intonation stage: a third corpus whose speakers are monotone, neutral or expressive (`data synth
+#    --intonation vocoder`, seed SEED+1, 3/5 the clips and speakers, ids prefixed "in") is merged in; the teacher
+#    trains on from its weights (TEACHER2_RECIPE), then the student from its weights, distilled from that teacher
+#    (STUDENT2_RECIPE). See experiments/results/intonation-tune/.
+# VOICES=espeak trains on the espeak-ng-only corpus alone, in one stage.
 #
 # Every stage is step-based and resumable: run the script again after an interruption and it continues where it
 # stopped (the corpus clip by clip, the teacher and the student from their last checkpoint, exactly). No stage is cut
@@ -28,13 +40,20 @@ case "$VOICES" in
        HOLDOUT=${HOLDOUT:-voice=mb-us1,voice=mb-us3,voice=mb-fr4,voice=mb-fr1,voice=mb-de5,voice=mb-nl2}
        OUT=${OUT:-slap_edge/assets/default}
        STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student-v3.json}
-       PACKED_TEACHER=train/checkpoints/default-teacher-merged ;;
+       TEACHER2_RECIPE=${TEACHER2_RECIPE-train/recipes/teacher-tune-intonation.json}
+       STUDENT2_RECIPE=${STUDENT2_RECIPE-train/recipes/student-distil-on.json}
+       STUDENT2_DATA=${STUDENT2_DATA:-intonation}
+       PACKED_TEACHER=train/checkpoints/default-teacher-merged
+       PACKED_STUDENT=train/checkpoints/default-student-v3
+       PACKED_TEACHER2=train/checkpoints/default-teacher-intonation ;;
   espeak) WORK=${1:-work-data/default-espeak}
        # Held-out voice families of an espeak-ng-only corpus: two of its variants, in every language.
        HOLDOUT=${HOLDOUT:-voice=*+m3,voice=*+f2}
        OUT=${OUT:-work-data/default-espeak/bundle}
        STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student-v2.json}
-       PACKED_TEACHER=train/checkpoints/default-espeak-teacher ;;
+       TEACHER2_RECIPE=${TEACHER2_RECIPE-}
+       PACKED_TEACHER=train/checkpoints/default-espeak-teacher
+       PACKED_STUDENT= ;;
   *) echo "VOICES must be 'all' (espeak-ng + MBROLA, the built-in bundle) or 'espeak' (no non-commercial voices)" >&2
      exit 2 ;;
 esac
@@ -44,14 +63,33 @@ SEED=${SEED:-11}
 JOBS=${JOBS:-$(nproc)}
 TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
 # The student's second stage: distilled on from the first stage's weights (`distill --init-from`) with its own
-# schedule. STUDENT2_DATA=real merges the real-voice training speech (Debian packages: benchmarks/real_voice_dev.sh,
-# which needs `apt-get update` once) into the corpus for it; corpus uses the synthetic corpus alone. Off by default
-# (STUDENT2_RECIPE empty): the built-in bundle has no second stage. STUDENT2_RECIPE=train/recipes/student-distil-on.json
-# turns it on (an experiment, not yet the built-in bundle's chain).
+# schedule, from the second-stage teacher where there is one. STUDENT2_DATA=intonation (VOICES=all's default) trains
+# it on the corpus with the intonation corpus merged in; real merges the real-voice training speech (Debian packages:
+# benchmarks/real_voice_dev.sh, which needs `apt-get update` once) into the first stage's corpus; corpus uses that
+# corpus alone. VOICES=espeak has no second stage unless STUDENT2_RECIPE names one. TEACHER2_RECIPE= (empty) and
+# STUDENT2_RECIPE= (empty) give VOICES=all the third build's one-stage chain.
 STUDENT2_RECIPE=${STUDENT2_RECIPE-}
 STUDENT2_DATA=${STUDENT2_DATA:-real}
+TEACHER2_RECIPE=${TEACHER2_RECIPE-}
 TEACHER=${TEACHER:-train}
+TEACHER2=${TEACHER2:-$TEACHER}
+STUDENT_MODE=${STUDENT:-train}
 PROFILE=${PROFILE:-export/profiles/default-bundle.json}
+# The switches are checked before any work starts.
+for pair in "TEACHER=$TEACHER" "TEACHER2=$TEACHER2" "STUDENT=$STUDENT_MODE"; do
+  case "${pair#*=}" in
+    train|packed) ;;
+    *) echo "${pair%%=*} must be 'train' or 'packed' (got '${pair#*=}')" >&2; exit 2 ;;
+  esac
+done
+if [ "$STUDENT_MODE" = packed ] && [ -z "$PACKED_STUDENT" ]; then
+  echo "STUDENT=packed: there is no committed first-stage student for VOICES=$VOICES (use STUDENT=train)" >&2; exit 2
+fi
+case "$STUDENT2_DATA" in
+  intonation|real|corpus) ;;
+  *) echo "STUDENT2_DATA must be 'intonation' (corpus + intonation corpus), 'real' (corpus + real-voice training" \
+       "speech) or 'corpus' (got '$STUDENT2_DATA')" >&2; exit 2 ;;
+esac
 mkdir -p "$WORK"
 
 if [ "$VOICES" = all ]; then
@@ -65,19 +103,26 @@ fi
 # What to expect on this CPU: the teacher recipe's steps of batch 64 at measured rates (2 cores; see
 # benchmarks/results/default-bundle/README.md): bf16 autocast 110 clips/s on a 2-vCPU Intel Xeon with AMX (2026-12-04),
 # 234 on a 2-core AMD EPYC with AVX512-BF16 (2026-11-28); float32 on an AVX2-only EPYC about 60.
-steps=$(grep -o '"steps": *[0-9]*' "$TEACHER_RECIPE" | grep -o '[0-9]*$')
-ssteps=$(grep -o '"steps": *[0-9]*' "$STUDENT_RECIPE" | grep -o '[0-9]*$')
+recipe_steps() { [ -n "$1" ] && grep -o '"steps": *[0-9]*' "$1" | grep -o '[0-9]*$' || echo 0; }
+# Steps trained here: a packed stage costs none.
+steps=0; ssteps=0
+[ "$TEACHER" = packed ] || steps=$(recipe_steps "$TEACHER_RECIPE")
+[ "$TEACHER2" = packed ] || steps=$((steps + $(recipe_steps "$TEACHER2_RECIPE")))
+[ "$STUDENT_MODE" = packed ] || ssteps=$(recipe_steps "$STUDENT_RECIPE")
+ssteps=$((ssteps + $(recipe_steps "$STUDENT2_RECIPE")))
+corpora="one corpus"; [ "$VOICES" = all ] && corpora="three corpora (52,000 clips)"
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 if [[ "$flags" == *avx512_bf16* || "$flags" == *amx_bf16* ]]; then
-  echo "CPU has native bf16 (AVX512-BF16/AMX): the teacher's $steps steps train with bf16 autocast at 110-234 clips/s" \
-    "on 2 cores: $((steps * 64 / 234 / 60))-$((steps * 64 / 110 / 60)) min; the corpus 20-40 min (VOICES=all: two" \
-    "corpora); student ($ssteps steps at about 90 clips/s: $((ssteps * 64 / 90 / 60)) min), export and evals 10 min"
+  echo "CPU has native bf16 (AVX512-BF16/AMX): the teachers' $steps steps train with bf16 autocast at 110-234 clips/s" \
+    "on 2 cores: $((steps * 64 / 234 / 60))-$((steps * 64 / 110 / 60)) min; $corpora 20-90 min; the students'" \
+    "$ssteps steps at about 90 clips/s: $((ssteps * 64 / 90 / 60)) min; export and evals 10 min"
 else
-  echo "CPU without native bf16 (e.g. AVX2 only): the teacher's $steps steps train in float32 at about 60 clips/s on" \
-    "2 cores: about $((steps * 64 / 60 / 60)) min; the corpus 25-40 min (VOICES=all: two corpora); student ($ssteps" \
-    "steps at about 60 clips/s: $((ssteps * 64 / 60 / 60)) min), export and evals 15 min." \
+  echo "CPU without native bf16 (e.g. AVX2 only): the teachers' $steps steps train in float32 at about 60 clips/s on" \
+    "2 cores: about $((steps * 64 / 60 / 60)) min; $corpora 25-110 min; the students' $ssteps steps at about 60" \
+    "clips/s: $((ssteps * 64 / 60 / 60)) min; export and evals 15 min." \
     "Every stage resumes: rerun this script after an interruption. NOTE: a float32 run is not the bf16 model the" \
-    "built-in bundle was trained as; its figures will differ slightly."
+    "built-in bundle was trained as; its figures will differ slightly (TEACHER=packed TEACHER2=packed STUDENT=packed" \
+    "distils only the last student, from the committed weights)."
 fi
 
 "$SE" data synth --out "$WORK/corpus" --clips "$CLIPS" --speakers "$SPEAKERS" --seed "$SEED" --jobs "$JOBS" \
@@ -93,58 +138,97 @@ if [ "$VOICES" = all ]; then
   "$SE" data stats "$WORK/corpus-train" > "$WORK/corpus-train-stats.txt"
   TRAIN="$WORK/corpus-train"
 fi
+if [ -n "$TEACHER2_RECIPE" ] || { [ -n "$STUDENT2_RECIPE" ] && [ "$STUDENT2_DATA" = intonation ]; }; then
+  # The intonation corpus: other speakers (seed SEED+1), 3/5 the size of the default corpus, merged into TRAIN2.
+  "$SE" data synth --out "$WORK/corpus-intonation" --clips $((CLIPS * 3 / 5)) --speakers $((SPEAKERS * 3 / 5)) \
+    --seed $((SEED + 1)) --jobs "$JOBS" --voices "$VOICES" --intonation vocoder
+  [ -f "$WORK/corpus-train2/manifest.jsonl" ] || "$SE" data merge "$TRAIN" "$WORK/corpus-intonation" \
+    --id-prefix '' --id-prefix in --out "$WORK/corpus-train2"
+  "$SE" data stats "$WORK/corpus-train2" > "$WORK/corpus-train2-stats.txt"
+fi
 "$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-holdout" --holdout-voices "$HOLDOUT" --seed "$SEED" \
   --overwrite
 "$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-test" --seed "$SEED" \
   --exclude-holdout "$WORK/suite-holdout/holdout.json" --overwrite
-case "$TEACHER" in
-  train)
-    "$SE" train --recipe "$TEACHER_RECIPE" --data "$TRAIN" --out "$WORK/teacher" --no-progress \
-      --exclude-holdout "$WORK/suite-holdout/holdout.json" $([ -f "$WORK/teacher/state.json" ] && echo --resume) ;;
-  packed)
-    [ -f "$PACKED_TEACHER/config.json" ] || { echo "TEACHER=packed: $PACKED_TEACHER is missing (VOICES=$VOICES)" >&2; exit 2; }
-    # The packed teacher's recipe must be the one this chain names, or it is another model.
-    "$PY" - "$PACKED_TEACHER/config.json" "$TEACHER_RECIPE" <<'EOF'
+use_packed() {  # use_packed PACKED RECIPE RUN: copy a committed packed teacher to RUN, if RECIPE is its recipe
+  [ -f "$1/config.json" ] || { echo "TEACHER=packed: $1 is missing (VOICES=$VOICES)" >&2; exit 2; }
+  # The packed teacher's recipe must be the one this chain names, or it is another model.
+  "$PY" - "$1/config.json" "$2" <<'EOF'
 import json, sys
 packed, recipe = json.load(open(sys.argv[1]))["recipe"], json.load(open(sys.argv[2]))
 diff = sorted(k for k in recipe if recipe[k] != packed.get(k))
 if diff:
     sys.exit(f"{sys.argv[1]}: the packed teacher was trained with another recipe than {sys.argv[2]} (differs in {diff})")
 EOF
-    rm -rf "$WORK/teacher" && cp -r "$PACKED_TEACHER" "$WORK/teacher"
-    echo "teacher: the committed packed teacher $PACKED_TEACHER (not trained here)" ;;
+  rm -rf "$3" && cp -r "$1" "$3"
+  echo "teacher: the committed packed teacher $1 (not trained here)"
+}
+case "$TEACHER" in
+  train)
+    "$SE" train --recipe "$TEACHER_RECIPE" --data "$TRAIN" --out "$WORK/teacher" --no-progress \
+      --exclude-holdout "$WORK/suite-holdout/holdout.json" $([ -f "$WORK/teacher/state.json" ] && echo --resume) ;;
+  packed) use_packed "$PACKED_TEACHER" "$TEACHER_RECIPE" "$WORK/teacher" ;;
   *) echo "TEACHER must be 'train' or 'packed'" >&2; exit 2 ;;
 esac
-"$SE" distill --teacher "$WORK/teacher" --recipe "$STUDENT_RECIPE" --data "$TRAIN" --out "$WORK/student" \
-  --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
-  $([ -f "$WORK/student/state.json" ] && echo --resume)
-STUDENT="$WORK/student"
+case "$STUDENT_MODE" in
+  train)
+    "$SE" distill --teacher "$WORK/teacher" --recipe "$STUDENT_RECIPE" --data "$TRAIN" --out "$WORK/student" \
+      --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
+      $([ -f "$WORK/student/state.json" ] && echo --resume) ;;
+  packed)
+    if [ ! -f "$WORK/student/from_bundle.json" ]; then
+      [ ! -e "$WORK/student" ] || { echo "STUDENT=packed: $WORK/student holds a student trained here; move it away" \
+        "or run with STUDENT=train" >&2; exit 2; }
+      "$PY" -m slap_edge.train.from_bundle "$PACKED_STUDENT" --teacher "$WORK/teacher" --recipe "$STUDENT_RECIPE" \
+        --out "$WORK/student"
+    fi
+    echo "student: rebuilt from the committed float32 graph $PACKED_STUDENT (not distilled here)" ;;
+esac
+STUDENT_RUN="$WORK/student"
+TEACHER_RUN="$WORK/teacher"
 RECIPES=(--recipe "$TEACHER_RECIPE" --recipe "$STUDENT_RECIPE")
+CARD_CORPUS="$TRAIN"
+if [ -n "$TEACHER2_RECIPE" ]; then
+  # The teacher's second stage: trained on from its weights on the corpus with the intonation corpus merged in.
+  case "$TEACHER2" in
+    train)
+      "$SE" train --recipe "$TEACHER2_RECIPE" --data "$WORK/corpus-train2" --out "$WORK/teacher2" \
+        --init-from "$WORK/teacher" --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
+        $([ -f "$WORK/teacher2/state.json" ] && echo --resume) ;;
+    packed) use_packed "$PACKED_TEACHER2" "$TEACHER2_RECIPE" "$WORK/teacher2" ;;
+    *) echo "TEACHER2 must be 'train' or 'packed'" >&2; exit 2 ;;
+  esac
+  TEACHER_RUN="$WORK/teacher2"
+  RECIPES+=(--recipe "$TEACHER2_RECIPE")
+  CARD_CORPUS="$WORK/corpus-train2"
+fi
 if [ -n "$STUDENT2_RECIPE" ]; then
   case "$STUDENT2_DATA" in
+    intonation) DATA2="$WORK/corpus-train2"; CARD_CORPUS="$DATA2" ;;
     real) RV=${RV:-work-data/real-voice-dev}
        [ -f "$RV/corpus/all/manifest.jsonl" ] || WORK="$RV" PY="$PY" bash benchmarks/real_voice_dev.sh none
        "$SE" data merge "$TRAIN" "$RV/corpus/all" --out "$WORK/corpus-real" --overwrite
        DATA2="$WORK/corpus-real" ;;
     corpus) DATA2="$TRAIN" ;;
-    *) echo "STUDENT2_DATA must be 'real' (corpus + real-voice training speech) or 'corpus'" >&2; exit 2 ;;
+    *) echo "STUDENT2_DATA must be 'intonation' (corpus + intonation corpus), 'real' (corpus + real-voice training" \
+         "speech) or 'corpus'" >&2; exit 2 ;;
   esac
-  "$SE" distill --teacher "$WORK/teacher" --recipe "$STUDENT2_RECIPE" --data "$DATA2" --out "$WORK/student2-$STUDENT2_DATA" \
+  "$SE" distill --teacher "$TEACHER_RUN" --recipe "$STUDENT2_RECIPE" --data "$DATA2" --out "$WORK/student2-$STUDENT2_DATA" \
     --init-from "$WORK/student" --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
     $([ -f "$WORK/student2-$STUDENT2_DATA/state.json" ] && echo --resume)
-  STUDENT="$WORK/student2-$STUDENT2_DATA"
+  STUDENT_RUN="$WORK/student2-$STUDENT2_DATA"
   RECIPES+=(--recipe "$STUDENT2_RECIPE")
 fi
 rm -rf "$OUT.new"
-"$SE" export --model "$STUDENT" --out "$OUT.new" --profile "$PROFILE" --int8 --with-text \
+"$SE" export --model "$STUDENT_RUN" --out "$OUT.new" --profile "$PROFILE" --int8 --with-text \
   --calibration "$WORK/corpus" --suite "$WORK/suite-test" | tee "$WORK/export.log"
 for s in test holdout; do
-  "$SE" eval --suite "$WORK/suite-$s" --model "$WORK/teacher" --json "$WORK/eval-teacher-$s.json" \
+  "$SE" eval --suite "$WORK/suite-$s" --model "$TEACHER_RUN" --json "$WORK/eval-teacher-$s.json" \
     --markdown "$WORK/eval-teacher-$s.md"
   "$SE" eval --suite "$WORK/suite-$s" --model "$OUT.new" --json "$WORK/eval-bundle-$s.json" \
     --markdown "$WORK/eval-bundle-$s.md"
 done
-"$PY" -m slap_edge.export.card --teacher "$WORK/teacher" --student "$STUDENT" --corpus "$TRAIN" \
+"$PY" -m slap_edge.export.card --teacher "$TEACHER_RUN" --student "$STUDENT_RUN" --corpus "$CARD_CORPUS" \
   --holdout "$WORK/suite-holdout/holdout.json" \
   "${RECIPES[@]}" --recipe "$PROFILE" \
   --eval "Held-out speakers (suite from the corpus' test split)" "$WORK/suite-test" "$WORK/eval-bundle-test.json" \

@@ -1,5 +1,6 @@
-"""A student's run folder rebuilt from the built-in bundle's float32 graph: exact, trainable on, and refused when the
-recipe or the teacher is not the bundle's."""
+"""A student's run folder rebuilt from a bundle's float32 graph (the third build's, committed as the chain's first-stage
+student, train/checkpoints/default-student-v3): exact, trainable on, and refused when the recipe or the teacher is not
+the bundle's."""
 
 from __future__ import annotations
 
@@ -8,19 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slap_edge.bundle_reader import default_bundle_path
 from slap_edge.train.checkpoint import check_run_complete, load_run
 from slap_edge.train.from_bundle import FROM_BUNDLE_NAME, FromBundleError, main, rebuild_student
 
 ROOT = Path(__file__).resolve().parents[2]
 TEACHER = ROOT / "train" / "checkpoints" / "default-teacher-merged"
+STUDENT_V3 = ROOT / "train" / "checkpoints" / "default-student-v3"
 RECIPES = ROOT / "train" / "recipes"
 
 
 @pytest.fixture(scope="module")
 def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("rebuilt") / "student"
-    record = rebuild_student(default_bundle_path(), TEACHER, RECIPES / "default-student-v3.json", out)
+    record = rebuild_student(STUDENT_V3, TEACHER, RECIPES / "default-student-v3.json", out)
     assert record["max_abs_diff"] <= 1e-5
     return out
 
@@ -37,7 +38,7 @@ def test_the_rebuilt_student_embeds_exactly_as_the_bundle_and_is_a_finished_run(
     wave = (0.1 * rng.standard_normal((2, config.model.window_samples))).astype(np.float32)
     with torch.no_grad():
         ours = model.audio_export_module()(torch.from_numpy(wave)).numpy()
-    session = ort.InferenceSession(str(default_bundle_path() / "audio_fp32.onnx"), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(STUDENT_V3 / "audio_fp32.onnx"), providers=["CPUExecutionProvider"])
     theirs = session.run(None, {session.get_inputs()[0].name: wave})[0]
     assert np.abs(ours - theirs).max() < 1e-5
     # The text tower is the teacher's, as distillation leaves it, with its settings (as `distill` records them).
@@ -48,7 +49,7 @@ def test_the_rebuilt_student_embeds_exactly_as_the_bundle_and_is_a_finished_run(
 
 
 def test_another_recipe_or_a_used_folder_is_refused(rebuilt: Path, tmp_path: Path) -> None:
-    bundle = default_bundle_path()
+    bundle = STUDENT_V3
     with pytest.raises(FromBundleError, match="only a distilled student can be rebuilt"):
         rebuild_student(bundle, TEACHER, RECIPES / "teacher-small.json", tmp_path / "a")
     with pytest.raises(
