@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -100,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     for record in iter_manifest(args.corpus):
         if record.split == "test" and record.source in sources and record.duration >= args.min_seconds:
             by_speaker.setdefault(record.speaker, []).append(record)
+    if not by_speaker:
+        sys.exit(
+            f"{args.corpus}: no test-split clip of source {', '.join(sources)} lasting >= {args.min_seconds} s; sources"
+            f" in this manifest: {', '.join(sorted({r.source for r in iter_manifest(args.corpus)})) or 'none'}"
+        )
     rng = np.random.default_rng(args.seed)
     tmp = args.out.with_name(args.out.name + ".partial")
     (tmp / "audio").mkdir(parents=True, exist_ok=False)
@@ -134,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                     lines.append({"path": name, "task": "monotone_vs_natural", "label": label, **meta})
                 if label in ("monotone", "expressive"):
                     lines.append({"path": name, "task": "monotone_vs_expressive", "label": label, **meta})
+    if not lines:
+        shutil.rmtree(tmp)
+        sys.exit(f"{args.corpus}: none of the {len(skipped)} clips of source {', '.join(sources)} has a voiced contour")
     (tmp / "suite.json").write_text(json.dumps({"name": suite_name, "version": 1, "tasks": tasks}, indent=1))
     with (tmp / "clips.jsonl").open("w", encoding="utf-8") as handle:
         for line in lines:

@@ -34,6 +34,10 @@ def test_a_paired_suite_from_synthetic_speech_is_named_after_its_sources(tmp_pat
             by_clip.setdefault(x["from"], set()).add(x["label"])
         assert all(len(labels) == 2 for labels in by_clip.values())
         assert all((out / x["path"]).is_file() for x in rows)
-    # The default sources are the real recordings: a synthetic corpus has none of them, so nothing to take.
+    # The default sources are the real recordings: a synthetic corpus has none of them, so the build is refused,
+    # naming the sources asked for and those the manifest has, and no suite folder is left behind.
     default = subprocess.run([*cmd[:-1], str(tmp_path / "real")], capture_output=True, text=True)
-    assert "0 suite lines" in default.stdout or default.returncode != 0
+    assert default.returncode != 0
+    assert "no test-split clip of source asterisk, hedgewars" in default.stderr
+    assert "sources in this manifest: synth" in default.stderr
+    assert not (tmp_path / "real").exists() and not (tmp_path / "real.partial").exists()
