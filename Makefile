@@ -28,7 +28,7 @@ help:
 	@echo "make mbrola-voices-extra (root) 11 more MBROLA voices (German, French, Spanish, Italian, Portuguese)"
 	@echo "make reproduce-default  rebuild the default bundle from nothing (3-6 hours on a 2-core CPU; resumable)"
 	@echo "make reproduce-default VOICES=espeak   the same chain without MBROLA voices (no non-commercial data)"
-	@echo "make reproduce-default TEACHER=packed  distil from the committed teacher instead of training it (slow CPUs)"
+	@echo "make reproduce-default TEACHER=packed STUDENT=packed  take the committed teachers and first student; distil only the last (slow CPUs)"
 	@echo "make reproduce-default TEACHER2_RECIPE= STUDENT2_RECIPE=   the third build's one-stage chain (no intonation stage)"
 	@echo "make reproduce-default STUDENT2_DATA=real   the second student stage on the corpus + real-voice training speech"
 	@echo "make real-voice-dev     (root) real-voice dev suite from Debian packages; RV_MODEL=default scored on it"
