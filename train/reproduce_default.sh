@@ -70,7 +70,6 @@ TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
 # STUDENT2_RECIPE= (empty) give VOICES=all the third build's one-stage chain.
 STUDENT2_RECIPE=${STUDENT2_RECIPE-}
 STUDENT2_DATA=${STUDENT2_DATA:-real}
-TEACHER2_RECIPE=${TEACHER2_RECIPE-}
 TEACHER=${TEACHER:-train}
 TEACHER2=${TEACHER2:-$TEACHER}
 STUDENT_MODE=${STUDENT:-train}
@@ -151,7 +150,7 @@ fi
 "$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-test" --seed "$SEED" \
   --exclude-holdout "$WORK/suite-holdout/holdout.json" --overwrite
 use_packed() {  # use_packed PACKED RECIPE RUN: copy a committed packed teacher to RUN, if RECIPE is its recipe
-  [ -f "$1/config.json" ] || { echo "TEACHER=packed: $1 is missing (VOICES=$VOICES)" >&2; exit 2; }
+  [ -f "$1/config.json" ] || { echo "packed teacher $1 is missing (VOICES=$VOICES)" >&2; exit 2; }
   # The packed teacher's recipe must be the one this chain names, or it is another model.
   "$PY" - "$1/config.json" "$2" <<'EOF'
 import json, sys
@@ -168,7 +167,6 @@ case "$TEACHER" in
     "$SE" train --recipe "$TEACHER_RECIPE" --data "$TRAIN" --out "$WORK/teacher" --no-progress \
       --exclude-holdout "$WORK/suite-holdout/holdout.json" $([ -f "$WORK/teacher/state.json" ] && echo --resume) ;;
   packed) use_packed "$PACKED_TEACHER" "$TEACHER_RECIPE" "$WORK/teacher" ;;
-  *) echo "TEACHER must be 'train' or 'packed'" >&2; exit 2 ;;
 esac
 case "$STUDENT_MODE" in
   train)
@@ -196,7 +194,6 @@ if [ -n "$TEACHER2_RECIPE" ]; then
         --init-from "$WORK/teacher" --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
         $([ -f "$WORK/teacher2/state.json" ] && echo --resume) ;;
     packed) use_packed "$PACKED_TEACHER2" "$TEACHER2_RECIPE" "$WORK/teacher2" ;;
-    *) echo "TEACHER2 must be 'train' or 'packed'" >&2; exit 2 ;;
   esac
   TEACHER_RUN="$WORK/teacher2"
   RECIPES+=(--recipe "$TEACHER2_RECIPE")
@@ -210,8 +207,6 @@ if [ -n "$STUDENT2_RECIPE" ]; then
        "$SE" data merge "$TRAIN" "$RV/corpus/all" --out "$WORK/corpus-real" --overwrite
        DATA2="$WORK/corpus-real" ;;
     corpus) DATA2="$TRAIN" ;;
-    *) echo "STUDENT2_DATA must be 'intonation' (corpus + intonation corpus), 'real' (corpus + real-voice training" \
-         "speech) or 'corpus'" >&2; exit 2 ;;
   esac
   "$SE" distill --teacher "$TEACHER_RUN" --recipe "$STUDENT2_RECIPE" --data "$DATA2" --out "$WORK/student2-$STUDENT2_DATA" \
     --init-from "$WORK/student" --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
