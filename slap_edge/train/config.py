@@ -33,6 +33,12 @@ class TrainRecipe:
     num_workers: int = 0
     balance: float = 0.5  # sampler: 0 draws clips uniformly, 1 draws each attribute value equally often
     balance_attributes: tuple[str, ...] = DEFAULT_BALANCE_ATTRIBUTES
+    # Attributes drawn per speaker independently of the base voice (age_group on MBROLA voices: any voice speaks at
+    # any age, with the vocoder's age markers). Chance leaves one voice with many more speakers of a value than
+    # another, and a model then learns the voice as the value. The sampler reweights the clips of every voice that
+    # has two or more values of such an attribute so that, within that voice, the values are drawn in the pooled
+    # proportions of those voices; a voice's total weight is unchanged, voices with one value are left alone.
+    voice_independent: tuple[str, ...] = ()
     split: str = "train"
     max_bad_fraction: float = 0.01
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA and bf16-capable CPUs
@@ -57,6 +63,12 @@ class TrainRecipe:
             raise ValueError("min_lr_ratio and balance must be in [0, 1]")
         if not 0 <= self.max_bad_fraction < 1:
             raise ValueError(f"max_bad_fraction must be in [0, 1), got {self.max_bad_fraction}")
+        unknown = [a for a in self.voice_independent if a not in self.balance_attributes]
+        if unknown:
+            raise ValueError(
+                f"voice_independent names {unknown[0]!r}, not one of balance_attributes "
+                f"({', '.join(self.balance_attributes)})"
+            )
         if self.split not in ("train", "val", "test"):
             raise ValueError(f"split must be train, val or test, got {self.split!r}")
 

@@ -176,6 +176,38 @@ def balance_weights(attributes: Sequence[dict[str, Any]], keys: Sequence[str], s
     return weights / weights.sum()
 
 
+def voice_independent_weights(
+    weights: np.ndarray, attributes: Sequence[dict[str, Any]], voices: Sequence[str | None], keys: Sequence[str]
+) -> np.ndarray:
+    """Reweight ``weights`` so that no base voice predicts the attributes ``keys``.
+
+    For each key, the voices with two or more of its values are the ones where it is drawn, not fixed by the voice.
+    Within each such voice, a clip with value ``a`` is scaled by ``P(a) / P(a | voice)``, both under the current
+    weights, ``P`` pooled over those voices and restricted to the values the voice has: the voice's values then come
+    in the pooled proportions and its total weight stays the same. Clips without a voice or a value, and voices with
+    a single value, keep their weight. Keys are applied in turn. Returns probabilities summing to 1.
+    """
+    w = np.asarray(weights, dtype=np.float64).copy()
+    for key in keys:
+        groups: dict[str, dict[Any, list[int]]] = {}
+        for i, (attrs, voice) in enumerate(zip(attributes, voices, strict=True)):
+            value = attrs.get(key)
+            if voice is not None and value is not None:
+                groups.setdefault(voice, {}).setdefault(value, []).append(i)
+        drawn = {v: by_value for v, by_value in groups.items() if len(by_value) > 1}
+        pooled: Counter[Any] = Counter()
+        for by_value in drawn.values():
+            for value, idx in by_value.items():
+                pooled[value] += float(w[idx].sum())
+        for by_value in drawn.values():
+            mass = {value: float(w[idx].sum()) for value, idx in by_value.items()}
+            total, target_total = sum(mass.values()), sum(pooled[value] for value in by_value)
+            for value, idx in by_value.items():
+                if mass[value] > 0:
+                    w[idx] *= (pooled[value] / target_total) / (mass[value] / total)
+    return w / w.sum()
+
+
 class BalancedBatchSampler:
     """Endless batches of ``(epoch, index)`` for one rank, starting at a given global step.
 

@@ -54,6 +54,7 @@ from slap_edge.train.data import (
     CorpusError,
     ReplayBatchSampler,
     balance_weights,
+    voice_independent_weights,
     build_audio_cache,
     build_log_mel_cache,
     check_bad_fraction,
@@ -263,6 +264,10 @@ def _folder_data(
         cache, records, model_config.window_samples, recipe.seed, mel=mel_cache, mel_frames=model_config.num_frames
     )
     weights = balance_weights([r.attributes for r in dataset.records], recipe.balance_attributes, recipe.balance)
+    if recipe.voice_independent:
+        weights = voice_independent_weights(
+            weights, [r.attributes for r in dataset.records], [r.voice for r in dataset.records], recipe.voice_independent
+        )
     sampler: Any = BalancedBatchSampler(weights, recipe.batch_size, recipe.seed, start_step, dist.rank, dist.world)
     if replay_order is not None:
         sampler = ReplayBatchSampler(replay_order / f"order-rank{dist.rank}.jsonl", start_step, len(dataset))
@@ -290,6 +295,11 @@ def _shard_data(
     from slap_edge.data.shards import resolve_shard_source
     from slap_edge.train.shards import ShardStream
 
+    if recipe.voice_independent:
+        raise ValueError(
+            f"voice_independent={list(recipe.voice_independent)} reweights a corpus folder's clips and does not apply "
+            f"to streamed shards ({source_spec}): train from the corpus folder, or set it to []"
+        )
     if recipe.precompute_log_mel and dist.is_main:
         log.warning(
             "precompute_log_mel does not apply to streamed shards: the log-mel is computed in each step "

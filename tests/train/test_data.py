@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from slap_edge.data.manifest import read_manifest
-from slap_edge.train.data import BalancedBatchSampler, ClipDataset, balance_weights, build_audio_cache
+from slap_edge.train.config import TrainRecipe
+from slap_edge.train.data import (
+    BalancedBatchSampler,
+    ClipDataset,
+    balance_weights,
+    build_audio_cache,
+    voice_independent_weights,
+)
 
 
 def test_balance_weights_by_hand() -> None:
@@ -18,6 +25,30 @@ def test_balance_weights_by_hand() -> None:
     raw = np.array([2 / 3, 2 / 3, 2 / 3, 2, 1])
     assert np.allclose(w, raw / raw.sum())
     assert np.allclose(balance_weights(attrs, ["sex"], 0.0), 0.2)
+
+
+def test_voice_independent_weights_make_age_independent_of_voice() -> None:
+    # Voice A: 3 elderly + 1 adult speakers' clips, voice B: 1 elderly + 3 adult; voice C is always elderly (an
+    # age-specific variant: one value, left alone); one clip has no voice, one no age.
+    voices = ["A"] * 4 + ["B"] * 4 + ["C"] * 2 + [None, "A"]
+    ages = ["elderly"] * 3 + ["adult"] + ["elderly"] + ["adult"] * 3 + ["elderly"] * 2 + ["adult", None]
+    attrs = [{"age_group": a} for a in ages]
+    w = voice_independent_weights(np.ones(len(attrs)), attrs, voices, ["age_group"])
+    raw = w * len(attrs)  # total weight 12 before and after
+    pooled_elderly = 4 / 8  # over A and B, the voices where age is drawn
+    for v in "AB":
+        idx = [i for i, x in enumerate(voices) if x == v and ages[i] is not None]
+        elderly = sum(raw[i] for i in idx if ages[i] == "elderly")
+        assert elderly / sum(raw[i] for i in idx) == pytest.approx(pooled_elderly)
+    assert sum(raw[:4]) == pytest.approx(4) and sum(raw[4:8]) == pytest.approx(4)  # each voice keeps its weight
+    assert np.allclose(raw[8:], 1)  # single-valued voice C, the voiceless clip and the ageless clip are untouched
+    assert raw[3] == pytest.approx(2) and raw[0] == pytest.approx(2 / 3)  # A's adult x (1/2)/(1/4), elderly x (1/2)/(3/4)
+    assert np.allclose(voice_independent_weights(np.ones(4), attrs[:4], voices[:4], []), 0.25)
+
+
+def test_voice_independent_must_name_a_balanced_attribute() -> None:
+    with pytest.raises(ValueError, match="voice_independent names 'voice'.*age_group"):
+        TrainRecipe(model="teacher-tiny", voice_independent=("voice",))
 
 
 def test_sampler_is_resumable_and_ranks_are_disjoint() -> None:
