@@ -54,13 +54,13 @@ from slap_edge.train.data import (
     CorpusError,
     ReplayBatchSampler,
     balance_weights,
-    voice_independent_weights,
     build_audio_cache,
     build_log_mel_cache,
     check_bad_fraction,
     collate,
     default_cache_dir,
     load_split,
+    voice_independent_weights,
 )
 from slap_edge.train.tasks import create_task, drops_only_the_unused_decoder, trained_model_config
 
@@ -265,9 +265,8 @@ def _folder_data(
     )
     weights = balance_weights([r.attributes for r in dataset.records], recipe.balance_attributes, recipe.balance)
     if recipe.voice_independent:
-        weights = voice_independent_weights(
-            weights, [r.attributes for r in dataset.records], [r.voice for r in dataset.records], recipe.voice_independent
-        )
+        attributes, voices = [r.attributes for r in dataset.records], [r.voice for r in dataset.records]
+        weights = voice_independent_weights(weights, attributes, voices, recipe.voice_independent)
     sampler: Any = BalancedBatchSampler(weights, recipe.batch_size, recipe.seed, start_step, dist.rank, dist.world)
     if replay_order is not None:
         sampler = ReplayBatchSampler(replay_order / f"order-rank{dist.rank}.jsonl", start_step, len(dataset))

@@ -42,7 +42,7 @@ def test_voice_independent_weights_make_age_independent_of_voice() -> None:
         assert elderly / sum(raw[i] for i in idx) == pytest.approx(pooled_elderly)
     assert sum(raw[:4]) == pytest.approx(4) and sum(raw[4:8]) == pytest.approx(4)  # each voice keeps its weight
     assert np.allclose(raw[8:], 1)  # single-valued voice C, the voiceless clip and the ageless clip are untouched
-    assert raw[3] == pytest.approx(2) and raw[0] == pytest.approx(2 / 3)  # A's adult x (1/2)/(1/4), elderly x (1/2)/(3/4)
+    assert raw[3] == pytest.approx(2) and raw[0] == pytest.approx(2 / 3)  # A: adult x 2, elderly x 2/3
     assert np.allclose(voice_independent_weights(np.ones(4), attrs[:4], voices[:4], []), 0.25)
 
 
