@@ -9,8 +9,10 @@
 #      TEACHER=train|packed (packed: skip the first-stage teacher's training and use the committed packed teacher,
 #      train/checkpoints/default-teacher-merged for VOICES=all or default-espeak-teacher for VOICES=espeak: the exact
 #      weights of the shipped bundles' teachers; for CPUs where training it would take hours),
-#      TEACHER2=train|packed (the second-stage teacher; default: as TEACHER; packed uses
-#      train/checkpoints/default-teacher-intonation),
+#      TEACHER2=train|packed (the second-stage teacher; default: as TEACHER; packed uses the committed teacher of
+#      TEACHER2_RECIPE, train/checkpoints/default-teacher-NAME for train/recipes/teacher-tune-NAME.json:
+#      default-teacher-intonation for the default, the fourth build's; a recipe with no committed teacher is refused
+#      before any work),
 #      STUDENT=train|packed (the first-stage student, VOICES=all; packed: rebuilt exactly, by
 #      `python -m slap_edge.train.from_bundle`, from train/checkpoints/default-student-v3, the third build's float32
 #      audio graph, instead of distilling it for 6,000 steps). The corpora are always made here: the students are
@@ -45,7 +47,9 @@ case "$VOICES" in
        STUDENT2_DATA=${STUDENT2_DATA:-intonation}
        PACKED_TEACHER=train/checkpoints/default-teacher-merged
        PACKED_STUDENT=train/checkpoints/default-student-v3
-       PACKED_TEACHER2=train/checkpoints/default-teacher-intonation ;;
+       # The committed second-stage teacher of train/recipes/teacher-tune-NAME.json: default-teacher-NAME.
+       name=$(basename "${TEACHER2_RECIPE:-none}" .json)
+       PACKED_TEACHER2=train/checkpoints/default-teacher-${name#teacher-tune-} ;;
   espeak) WORK=${1:-work-data/default-espeak}
        # Held-out voice families of an espeak-ng-only corpus: two of its variants, in every language.
        HOLDOUT=${HOLDOUT:-voice=*+m3,voice=*+f2}
@@ -81,6 +85,13 @@ for pair in "TEACHER=$TEACHER" "TEACHER2=$TEACHER2" "STUDENT=$STUDENT_MODE"; do
     *) echo "${pair%%=*} must be 'train' or 'packed' (got '${pair#*=}')" >&2; exit 2 ;;
   esac
 done
+if [ "$TEACHER" = packed ] && [ ! -f "$PACKED_TEACHER/config.json" ]; then
+  echo "TEACHER=packed: the committed teacher $PACKED_TEACHER is missing (VOICES=$VOICES; use TEACHER=train)" >&2; exit 2
+fi
+if [ "$TEACHER2" = packed ] && [ -n "$TEACHER2_RECIPE" ] && [ ! -f "${PACKED_TEACHER2:-none}/config.json" ]; then
+  echo "TEACHER2=packed: there is no committed second-stage teacher for $TEACHER2_RECIPE (looked for" \
+    "${PACKED_TEACHER2:-none}; use TEACHER2=train)" >&2; exit 2
+fi
 if [ "$STUDENT_MODE" = packed ] && [ -z "$PACKED_STUDENT" ]; then
   echo "STUDENT=packed: there is no committed first-stage student for VOICES=$VOICES (use STUDENT=train)" >&2; exit 2
 fi

@@ -28,6 +28,10 @@ def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
         ({"STUDENT2_DATA": "mp3"}, "STUDENT2_DATA must be 'intonation'"),
         ({"VOICES": "espeak", "STUDENT": "packed"}, "no committed first-stage student for VOICES=espeak"),
         ({"VOICES": "mbrola"}, "VOICES must be 'all'"),
+        (
+            {"TEACHER2": "packed", "TEACHER2_RECIPE": "train/recipes/teacher-tune-voice-age.json"},
+            "no committed second-stage teacher for train/recipes/teacher-tune-voice-age.json",
+        ),
     ],
 )
 def test_bad_switch_is_refused_before_any_work(tmp_path: Path, env: dict, message: str) -> None:
