@@ -118,11 +118,16 @@ def from_dict(cls: type[T], data: dict[str, Any], source: str = "config") -> T:
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
-    """A JSON-ready dict (tuples become lists)."""
+    """A JSON-ready dict (tuples become lists). A field marked ``metadata={"omit_default": True}`` is left out while
+    it holds its default, so adding such a field changes neither the saved config nor the hash of an older recipe."""
 
     def convert(v: Any) -> Any:
         if dataclasses.is_dataclass(v):
-            return {f.name: convert(getattr(v, f.name)) for f in dataclasses.fields(v)}
+            return {
+                f.name: convert(getattr(v, f.name))
+                for f in dataclasses.fields(v)
+                if not (f.metadata.get("omit_default") and getattr(v, f.name) == f.default)
+            }
         if isinstance(v, (list, tuple)):
             return [convert(x) for x in v]
         if isinstance(v, dict):

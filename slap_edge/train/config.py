@@ -38,7 +38,8 @@ class TrainRecipe:
     # another, and a model then learns the voice as the value. The sampler reweights the clips of every voice that
     # has two or more values of such an attribute so that, within that voice, the values are drawn in the pooled
     # proportions of those voices; a voice's total weight is unchanged, voices with one value are left alone.
-    voice_independent: tuple[str, ...] = ()
+    # Left out of config.json while empty: runs of the recipes from before it keep their recipe hash.
+    voice_independent: tuple[str, ...] = dataclasses.field(default=(), metadata={"omit_default": True})
     split: str = "train"
     max_bad_fraction: float = 0.01
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA and bf16-capable CPUs

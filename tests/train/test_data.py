@@ -46,6 +46,15 @@ def test_voice_independent_weights_make_age_independent_of_voice() -> None:
     assert np.allclose(voice_independent_weights(np.ones(4), attrs[:4], voices[:4], []), 0.25)
 
 
+def test_voice_independent_is_saved_only_when_set() -> None:
+    from slap_edge.config import to_dict
+
+    assert "voice_independent" not in to_dict(TrainRecipe(model="teacher-tiny"))
+    assert to_dict(TrainRecipe(model="teacher-tiny", voice_independent=("age_group",)))["voice_independent"] == [
+        "age_group"
+    ]
+
+
 def test_voice_independent_must_name_a_balanced_attribute() -> None:
     with pytest.raises(ValueError, match="voice_independent names 'voice'.*age_group"):
         TrainRecipe(model="teacher-tiny", voice_independent=("voice",))
