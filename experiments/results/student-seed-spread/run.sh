@@ -2,12 +2,12 @@
 # The second-stage student's run-to-run spread: the fourth build's (v4) and the fifth candidate's (v5) second-stage
 # student distilled again with seed 2 instead of 1, everything else as in their chains (same first-stage student,
 # same stage-2 teacher, same corpus), exported int8 as the chain does and scored on the four suites.
-#   bash experiments/student-seed-spread/run.sh
+#   bash experiments/results/student-seed-spread/run.sh
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 source .venv/bin/activate
 export HF_HUB_OFFLINE=1
-E=experiments/student-seed-spread
+E=experiments/results/student-seed-spread
 O=work-data/seed-spread
 mkdir -p $O $E/evals
 declare -A TEACHER=([v4]=work-data/default/teacher2 [v5]=work-data/v5/teacher2)
