@@ -2,7 +2,7 @@
 Randomly initialised student-vit-nano variants, exported int8 by the export stage's own code, then measured with
 `slap-edge bench` (one thread, no peers). Latency and size only: nothing here is trained.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python experiments/results/student-frontend/latency.py OUT_DIR [--seconds 20]
+    HF_HUB_OFFLINE=1 .venv/bin/python experiments/results/student-frontend/latency.py OUT_DIR [--seconds 60] [--rounds 3]
 """
 
 import argparse
@@ -33,7 +33,8 @@ VARIANTS = {
 
 ap = argparse.ArgumentParser()
 ap.add_argument("out", type=Path)
-ap.add_argument("--seconds", type=float, default=20.0)
+ap.add_argument("--seconds", type=float, default=60.0)
+ap.add_argument("--rounds", type=int, default=3)
 a = ap.parse_args()
 a.out.mkdir(parents=True, exist_ok=True)
 rows = {}
@@ -49,7 +50,7 @@ for name, overrides in VARIANTS.items():
         export_bundle(model, bundle, int8=True, calibration=calibration, log=lambda m: print(m, file=sys.stderr))
     report = a.out / f"{name}-bench.json"
     cmd = ["slap-edge", "bench", "--bundle", str(bundle), "--backend", "ort-cpu", "--threads", "1", "--no-peers"]
-    cmd += ["--seconds", str(a.seconds), "--rounds", "1", "--json", str(report)]
+    cmd += ["--seconds", str(a.seconds), "--rounds", str(a.rounds), "--json", str(report)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     params = sum(p.numel() for m in (model.audio_encoder, model.audio_proj) for p in m.parameters())
     rows[name] = {"audio_params": params, "audio_onnx_mb": (bundle / "audio.onnx").stat().st_size / 1e6}
