@@ -2,7 +2,7 @@
 Randomly initialised student-vit-nano variants, exported int8 by the export stage's own code, then measured with
 `slap-edge bench` (one thread, no peers). Latency and size only: nothing here is trained.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python experiments/results/student-frontend/latency.py OUT_DIR [--seconds 60] [--rounds 3]
+    HF_HUB_OFFLINE=1 .venv/bin/python experiments/results/student-frontend/latency.py OUT [--seconds 60] [--rounds 3]
 """
 
 import argparse
