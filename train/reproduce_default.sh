@@ -161,7 +161,7 @@ fi
 "$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-test" --seed "$SEED" \
   --exclude-holdout "$WORK/suite-holdout/holdout.json" --overwrite
 use_packed() {  # use_packed PACKED RECIPE RUN: copy a committed packed teacher to RUN, if RECIPE is its recipe
-  [ -f "$1/config.json" ] || { echo "packed teacher $1 is missing (VOICES=$VOICES)" >&2; exit 2; }
+  # (that PACKED exists was checked before any work)
   # The packed teacher's recipe must be the one this chain names, or it is another model.
   "$PY" - "$1/config.json" "$2" <<'EOF'
 import json, sys

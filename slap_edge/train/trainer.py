@@ -263,9 +263,10 @@ def _folder_data(
     dataset = ClipDataset(
         cache, records, model_config.window_samples, recipe.seed, mel=mel_cache, mel_frames=model_config.num_frames
     )
-    weights = balance_weights([r.attributes for r in dataset.records], recipe.balance_attributes, recipe.balance)
+    attributes = [r.attributes for r in dataset.records]
+    weights = balance_weights(attributes, recipe.balance_attributes, recipe.balance)
     if recipe.voice_independent:
-        attributes, voices = [r.attributes for r in dataset.records], [r.voice for r in dataset.records]
+        voices = [r.voice for r in dataset.records]
         weights = voice_independent_weights(weights, attributes, voices, recipe.voice_independent)
     sampler: Any = BalancedBatchSampler(weights, recipe.batch_size, recipe.seed, start_step, dist.rank, dist.world)
     if replay_order is not None:
