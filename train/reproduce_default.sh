@@ -17,6 +17,12 @@
 #      `python -m slap_edge.train.from_bundle`, from train/checkpoints/default-student-v3, the third build's float32
 #      audio graph, instead of distilling it for 6,000 steps). The corpora are always made here: the students are
 #      distilled on them.
+#      CARRY_RECIPE (VOICES=all; empty by default): before the second stage, carry the first-stage student to a
+#      finer mel front end with this recipe (`python -m slap_edge.train.inflate_mels`: the patch embedding composed
+#      with the old log-mels' affine fit on the new ones, fitted on the corpus' first clips, every other weight
+#      copied); STUDENT2_RECIPE must
+#      then have the same front end (e.g. train/recipes/default-student-v3-128mel.json with
+#      train/recipes/student-distil-on-128mel.json: 128 mels).
 #
 # VOICES=all (the built-in bundle) trains in two stages.
 # 1. On two corpora merged: the default corpus (espeak-ng + 35 MBROLA voices; its suites are the suites of record)
@@ -94,6 +100,10 @@ if [ "$TEACHER2" = packed ] && [ -n "$TEACHER2_RECIPE" ] && [ ! -f "${PACKED_TEA
 fi
 if [ "$STUDENT_MODE" = packed ] && [ -z "$PACKED_STUDENT" ]; then
   echo "STUDENT=packed: there is no committed first-stage student for VOICES=$VOICES (use STUDENT=train)" >&2; exit 2
+fi
+if [ -n "${CARRY_RECIPE:-}" ] && { [ -z "$STUDENT2_RECIPE" ] || [ ! -f "$CARRY_RECIPE" ]; }; then
+  echo "CARRY_RECIPE=$CARRY_RECIPE: needs an existing recipe file and a second stage (STUDENT2_RECIPE) to train the" \
+    "carried student on" >&2; exit 2
 fi
 case "$STUDENT2_DATA" in
   intonation|real|corpus) ;;
@@ -210,6 +220,14 @@ if [ -n "$TEACHER2_RECIPE" ]; then
   RECIPES+=(--recipe "$TEACHER2_RECIPE")
   CARD_CORPUS="$WORK/corpus-train2"
 fi
+STUDENT1_RUN="$WORK/student"
+if [ -n "${CARRY_RECIPE:-}" ]; then
+  [ -f "$WORK/student-carried/inflate.json" ] || { rm -rf "$WORK/student-carried"
+    "$PY" -m slap_edge.train.inflate_mels "$WORK/student" --recipe "$CARRY_RECIPE" \
+      --fit-data "$WORK/corpus" --out "$WORK/student-carried"; }
+  STUDENT1_RUN="$WORK/student-carried"
+  RECIPES+=(--recipe "$CARRY_RECIPE")
+fi
 if [ -n "$STUDENT2_RECIPE" ]; then
   case "$STUDENT2_DATA" in
     intonation) DATA2="$WORK/corpus-train2"; CARD_CORPUS="$DATA2" ;;
@@ -219,10 +237,11 @@ if [ -n "$STUDENT2_RECIPE" ]; then
        DATA2="$WORK/corpus-real" ;;
     corpus) DATA2="$TRAIN" ;;
   esac
-  "$SE" distill --teacher "$TEACHER_RUN" --recipe "$STUDENT2_RECIPE" --data "$DATA2" --out "$WORK/student2-$STUDENT2_DATA" \
-    --init-from "$WORK/student" --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
-    $([ -f "$WORK/student2-$STUDENT2_DATA/state.json" ] && echo --resume)
-  STUDENT_RUN="$WORK/student2-$STUDENT2_DATA"
+  S2=$WORK/student2-$STUDENT2_DATA; [ -z "${CARRY_RECIPE:-}" ] || S2=$S2-carried
+  "$SE" distill --teacher "$TEACHER_RUN" --recipe "$STUDENT2_RECIPE" --data "$DATA2" --out "$S2" \
+    --init-from "$STUDENT1_RUN" --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
+    $([ -f "$S2/state.json" ] && echo --resume)
+  STUDENT_RUN="$S2"
   RECIPES+=(--recipe "$STUDENT2_RECIPE")
 fi
 rm -rf "$OUT.new"

@@ -32,6 +32,11 @@ def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
             {"TEACHER2": "packed", "TEACHER2_RECIPE": "train/recipes/teacher-tune-voice-age.json"},
             "no committed second-stage teacher for train/recipes/teacher-tune-voice-age.json",
         ),
+        (
+            {"CARRY_RECIPE": "train/recipes/default-student-v3-128mel.json", "STUDENT2_RECIPE": ""},
+            "needs an existing recipe file and a second stage",
+        ),
+        ({"CARRY_RECIPE": "train/recipes/no-such.json"}, "needs an existing recipe file and a second stage"),
     ],
 )
 def test_bad_switch_is_refused_before_any_work(tmp_path: Path, env: dict, message: str) -> None:
