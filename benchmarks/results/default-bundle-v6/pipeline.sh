@@ -51,13 +51,5 @@ cp $D/export.log $D/record.json $D/student-carried/inflate.json $R/
 cp $D/student2-intonation-carried/metrics.csv $R/student-metrics.csv
 cp $S2/metrics.csv $R/student-seed2-metrics.csv
 cp $NEW/MODEL_CARD.md $R/MODEL_CARD.md
-python - $R <<'PY'
-import json, sys
-from pathlib import Path
-r = Path(sys.argv[1]) / "evals"
-for p in sorted(r.glob("*.json")):
-    d = json.loads(p.read_text())
-    lp = d["linear_probe"].get("mean_macro_f1") if isinstance(d.get("linear_probe"), dict) else None
-    print(f"{p.stem:20s} {d['provenance']['suite_hash'][:8]} zero-shot {d['zero_shot']['mean_macro_f1']:.3f} probe {lp}")
-PY
+python benchmarks/pipeline/eval_summary.py $R/evals
 echo "all done $(date)"

@@ -39,4 +39,5 @@ for seed in ${SEEDS:-1 2}; do
     done
   done
 done
+python benchmarks/pipeline/eval_summary.py $E/evals
 echo "all done $(date)"
