@@ -13,6 +13,5 @@ for folder in sys.argv[1:]:
         probe = d.get("linear_probe")
         lp = probe.get("mean_macro_f1") if isinstance(probe, dict) else None
         lp = "-" if lp is None else f"{lp:.3f}"
-        print(
-            f"{path.stem:24s} {d['provenance']['suite_hash'][:8]} zero-shot {d['zero_shot']['mean_macro_f1']:.3f} probe {lp}"
-        )
+        zs = d["zero_shot"]["mean_macro_f1"]
+        print(f"{path.stem:24s} {d['provenance']['suite_hash'][:8]} zero-shot {zs:.3f} probe {lp}")
