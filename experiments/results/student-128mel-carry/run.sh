@@ -1,7 +1,7 @@
 #!/bin/bash
 # Does a student hear more with 128 mel filters? An A/B of the second stage alone, small enough for one session on
 # 2 cores: the built-in chain's first-stage student (the third build's, rebuilt exactly from
-# train/checkpoints/default-student-v3) is distilled on for 1,000 steps (student-distil-on.json's settings, warm-up
+# train/checkpoints/default-student-v3) is distilled on for 700 steps (student-distil-on.json's settings, warm-up
 # 50) from the fourth build's stage-2 teacher (train/checkpoints/default-teacher-intonation) on the default corpus,
 # once at its own 64 mels and once carried to 128 mels (python -m slap_edge.train.inflate_mels, fitted on that
 # corpus), two seeds each; every run is scored (PyTorch, fp32) on the chain's suites and the two real-voice suites.
