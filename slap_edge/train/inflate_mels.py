@@ -200,12 +200,12 @@ def inflate_run(run: str | Path, recipe_path: str | Path, out: str | Path, fit_d
     old_config = old_run.model
     if old_config.audio.kind != "vit":
         raise InflateError(f"{run}: audio kind {old_config.audio.kind!r}; only a ViT student is carried")
-    allowed = ("frontend.n_mels", "audio.patch_size")
+    allowed = ("name ", "frontend.n_mels", "audio.patch_size")
     diff = [d for d in config_differences(old_config, new_config) if not d.startswith(allowed)]
     if diff:
         raise InflateError(
             f"{recipe_path}: the model differs from {run}'s in {', '.join(diff[:6])}; only "
-            "frontend.n_mels and audio.patch_size may change"
+            "the name, frontend.n_mels and audio.patch_size may change"
         )
     windows = fit_windows(fit_data, new_config.window_samples, new_config.frontend.sample_rate)
     a, c, residuals = fit_mixing(old_config.frontend, new_config.frontend, windows)

@@ -20,7 +20,9 @@ dpkg-query -W -f '${Package} ${Version}\n' espeak-ng espeak-ng-data 'mbrola*' > 
   bash train/reproduce_default.sh $D 2>&1 | tee -a $D/chain.log
 # The second stage again with seed 2 (everything else the chain's).
 S2=$D/student2-seed2
-slap-edge distill --teacher $D/teacher2 --recipe $R/student2-seed2.json --data $D/corpus-train2 --out $S2 \
+python -c 'import json, sys; r = json.load(open(sys.argv[1])); r["seed"] = 2; print(json.dumps(r, indent=2))' \
+  train/recipes/student-distil-on-128mel.json > $D/student2-seed2.json
+slap-edge distill --teacher $D/teacher2 --recipe $D/student2-seed2.json --data $D/corpus-train2 --out $S2 \
   --init-from $D/student-carried --no-progress --exclude-holdout $D/suite-holdout/holdout.json \
   $([ -f $S2/state.json ] && echo --resume)
 [ -f $S2-bundle/manifest.json ] || slap-edge export --model $S2 --out $S2-bundle \
