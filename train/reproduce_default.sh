@@ -20,9 +20,8 @@
 #      CARRY_RECIPE (VOICES=all; empty by default): before the second stage, carry the first-stage student to a
 #      finer mel front end with this recipe (`python -m slap_edge.train.inflate_mels`: the patch embedding composed
 #      with the old log-mels' affine fit on the new ones, fitted on the corpus' first clips, every other weight
-#      copied); STUDENT2_RECIPE must
-#      then have the same front end (e.g. train/recipes/default-student-v3-128mel.json with
-#      train/recipes/student-distil-on-128mel.json: 128 mels).
+#      copied); STUDENT2_RECIPE must then have the same front end (e.g.
+#      train/recipes/default-student-v3-128mel.json with train/recipes/student-distil-on-128mel.json: 128 mels).
 #
 # VOICES=all (the built-in bundle) trains in two stages.
 # 1. On two corpora merged: the default corpus (espeak-ng + 35 MBROLA voices; its suites are the suites of record)

@@ -5,7 +5,7 @@ the same band (same FFT, window, hop, band edges, scale and normalisation), ever
 affine function of the new ones, ``old ~ A @ new + c``; the new patch embedding is the old one composed with ``A`` on
 the frequency axis, with ``c`` folded into its bias, and every other weight (attention, MLPs, norms, position
 embeddings, projection, the text tower) is copied unchanged. The run folder written is a finished run of the new
-recipe (the old run's recipe with the finer front end in ``model_overrides``), so ``slap-edge distill --init-from``
+recipe (a model config with the finer front end, e.g. ``student-vit-nano-128mel``), so ``slap-edge distill --init-from``
 trains it on: the second stage is where the student learns to use the finer filters.
 
 ``A`` and ``c`` are fitted by ridge regression on log-mel frames of real audio (``--fit-data``: the training corpus,
@@ -13,7 +13,8 @@ its first clips in id order, so the fit is deterministic), pulled towards a filt
 non-negative least-squares mix of the new ones, ``old_bank ~ B @ new_bank``, taken to the log domain as the weighted
 mean of the logs (``A0 = B / rowsum(B)``, ``c0 = log rowsum(B)``; exact for a locally flat spectrum). The prior
 alone is not enough at 400-point FFTs: below 1 kHz the 128 filters are narrower than two FFT bins and their log
-energies are uneven, so the mean of the logs misses by 0.17 (normalised units) where the fit misses by 0.06-0.08.
+energies are uneven: on audio held out of the fit the prior alone misses by 0.10-0.17 (normalised units), the fit
+by 0.05-0.06.
 
 The result is checked before it is written: on clips held out of the fit, the embeddings through the new front end
 and weights must agree with the old run's (mean cosine >= MIN_COSINE), else it fails naming the figure, so a wrong
@@ -22,15 +23,14 @@ and residuals and the cosine.
 
     python -m slap_edge.train.inflate_mels RUN --recipe RECIPE --fit-data CORPUS --out RUN_OUT
 
-``RECIPE`` is the source run's recipe with ``model_overrides`` giving the new ``frontend.n_mels`` and
-``audio.patch_size`` (the patch must span the whole mel axis, e.g. 64x4 -> 128x4); nothing else of the model may
-differ. ``CORPUS`` is a corpus folder (manifest.jsonl) or one audio file.
+``RECIPE`` is the source run's recipe naming a model config that differs only in its name, ``frontend.n_mels`` and
+``audio.patch_size`` (the patch must span the whole mel axis, e.g. 64x4 -> 128x4). ``CORPUS`` is a corpus folder
+(manifest.jsonl) or one audio file.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -106,11 +106,16 @@ def fit_windows(path: str | Path, window_samples: int, sample_rate: int) -> np.n
     return out
 
 
+def held_out(windows: np.ndarray) -> int:
+    """How many of the fit data's windows (the last eighth, at least one) are held out of the fit to check it."""
+    return max(1, len(windows) // 8)
+
+
 def fit_mixing(
     old: FrontendConfig, new: FrontendConfig, windows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """``A``, ``c`` fitted on the log-mel frames of ``windows`` (ridge towards ``mel_mixing``'s prior); the last
-    eighth of the windows (at least one) is held out of the fit and scores it. Returns them and the residuals."""
+    ``held_out(windows)`` windows are left out of the fit and score it. Returns them and the residuals."""
     from slap_edge.frontend import log_mel_numpy
 
     a0, c0, shape_residual = mel_mixing(old, new)
@@ -119,7 +124,7 @@ def fit_mixing(
         x = log_mel_numpy(w, cfg)  # [N, mels, T]
         return x.transpose(0, 2, 1).reshape(-1, cfg.n_mels).astype(np.float64)
 
-    n_check = max(1, len(windows) // 8)
+    n_check = held_out(windows)
     fit, check = windows[:-n_check], windows[-n_check:]
     xo, xn = frames(fit, old), frames(fit, new)
     z = np.hstack([xn, np.ones((len(xn), 1))])
@@ -173,6 +178,7 @@ def inflate_run(run: str | Path, recipe_path: str | Path, out: str | Path, fit_d
         load_run,
     )
     from slap_edge.train.config import RunConfig, TrainRecipe
+    from slap_edge.train.distill import recipe_with_teacher
     from slap_edge.train.pack import PACKED_NAME
     from slap_edge.train.tasks import trained_model_config
 
@@ -181,18 +187,11 @@ def inflate_run(run: str | Path, recipe_path: str | Path, out: str | Path, fit_d
         raise InflateError(f"{out} exists and is not empty; choose a new folder")
     step, _ = check_run_complete(run)
     old_model, old_run = load_run(run)
-    recipe = load_config(TrainRecipe, recipe_path)
-    # The source run's recipe holds the teacher's folder and text settings (`distill` set them); keep those.
-    recipe = dataclasses.replace(
-        recipe,
-        task_options={
-            **recipe.task_options,
-            **{k: v for k, v in old_run.recipe.task_options.items() if k not in recipe.task_options},
-        },
-        model_overrides={
-            **recipe.model_overrides,
-            **{k: v for k, v in old_run.recipe.model_overrides.items() if k not in recipe.model_overrides},
-        },
+    if "teacher" not in old_run.recipe.task_options:
+        raise InflateError(f"{run}: not a distilled student (its recipe names no teacher)")
+    # As `distill` sets it: the source's teacher, and its text settings (a student's text tower is its teacher's).
+    recipe = recipe_with_teacher(
+        load_config(TrainRecipe, recipe_path), Path(old_run.recipe.task_options["teacher"]), old_run.model
     )
     new_config = trained_model_config(
         recipe.task, recipe.task_options, resolve_model_config(recipe.model, **recipe.model_overrides)
@@ -239,7 +238,7 @@ def inflate_run(run: str | Path, recipe_path: str | Path, out: str | Path, fit_d
         return float((e_old * e_new).sum(-1).mean())
 
     # The windows the fit held out (fit_mixing's last eighth), and speech-like test signals for the record.
-    cosine = agreement(windows[-max(1, len(windows) // 8) :])
+    cosine = agreement(windows[-held_out(windows) :])
     cosine_synthetic = agreement(speech_like_waveforms(8, new_config.window_samples, seed=0))
     if cosine < MIN_COSINE:
         raise InflateError(
