@@ -7,7 +7,14 @@ The ``distill`` task (recipe ``"task": "distill"``) gives three losses:
 - ``kd_loss``: soft cross-entropy between the teacher's and the student's audio-to-text similarity distributions over
   the batch's distinct captions, both at the teacher's logit scale divided by ``temperature`` (times
   ``temperature**2``, which keeps the gradient size independent of the temperature, as in Hinton et al.);
-- ``contrastive_loss`` (weight 0 by default): the usual InfoNCE on the true captions.
+- ``contrastive_loss`` (weight 0 by default): the usual InfoNCE on the true captions;
+- ``head_kd_loss`` (``head_kd_weight``, 0 by default): the teacher's own attribute heads (linear classifiers on the
+  normalised audio embedding, trained with the teacher: sex, age group, pitch, rate, voice quality, loudness,
+  channel, language), frozen, read the student's embedding as well as the teacher's, and the student matches the
+  teacher's class distributions (soft cross-entropy at ``temperature``, times ``temperature**2``, averaged over the
+  heads). The cosine loss weighs every direction of the embedding by how much of it there is; this one weighs the
+  directions that tell attribute classes apart, however little of the embedding they hold (hoarse against clear,
+  tremor against steady). It needs no labels, so it reads any audio the teacher can embed.
 
 The text tower is the teacher's, frozen: on the first step the task copies the teacher's text encoder and logit
 scale into the student and stops their gradients, so the student's checkpoint (and bundle) embeds prompts exactly as
@@ -37,9 +44,10 @@ class DistillOptions:
     kd_weight: float = 1.0
     temperature: float = 2.0
     contrastive_weight: float = 0.0
+    head_kd_weight: float = 0.0  # the teacher's attribute heads on both embeddings; needs a teacher with heads
 
     def __post_init__(self) -> None:
-        weights = (self.cosine_weight, self.kd_weight, self.contrastive_weight)
+        weights = (self.cosine_weight, self.kd_weight, self.contrastive_weight, self.head_kd_weight)
         if min(weights) < 0 or sum(weights) <= 0:
             raise ValueError(f"loss weights must be >= 0 and not all 0, got {weights}")
         if self.temperature <= 0:
@@ -68,6 +76,22 @@ def distill_kd_loss(
     target = F.softmax(logit * teacher_audio @ text.T, dim=-1)
     log_probs = F.log_softmax(logit * student_audio @ text.T, dim=-1)
     return -(target * log_probs).sum(dim=-1).mean() * temperature**2
+
+
+def head_kd_loss(
+    student_audio: torch.Tensor, teacher_audio: torch.Tensor, heads: torch.nn.ModuleDict, temperature: float
+) -> torch.Tensor:
+    """Soft cross-entropy of each head's class distribution on the student's embedding against the same head's on
+    the teacher's, at ``temperature`` (times ``temperature**2``), averaged over the heads. Embeddings [B, D],
+    L2-normalised; ``heads`` maps a name to a linear layer D -> classes (frozen by the caller)."""
+    if not len(heads):
+        raise ValueError("head_kd_loss needs at least one head")
+    total = student_audio.new_zeros(())
+    for head in heads.values():
+        target = F.softmax(head(teacher_audio) / temperature, dim=-1)
+        log_probs = F.log_softmax(head(student_audio) / temperature, dim=-1)
+        total = total + -(target * log_probs).sum(dim=-1).mean()
+    return total / len(heads) * temperature**2
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -101,6 +125,11 @@ class DistillTask:
             raise ConfigError(
                 f"student sample rate {model_config.frontend.sample_rate} Hz differs from the teacher's "
                 f"{tc.frontend.sample_rate} Hz; both read the same waveform"
+            )
+        if options.head_kd_weight > 0 and not len(teacher.attribute_heads):
+            raise ConfigError(
+                f"task_options.head_kd_weight > 0 needs a teacher with attribute heads; {tc.name} ({teacher_dir}) has "
+                "none (its model config's heads.attributes and heads.languages are empty): set head_kd_weight to 0"
             )
         teacher.requires_grad_(False).eval()
         self.teacher = teacher
@@ -169,6 +198,9 @@ class DistillTask:
             losses["contrastive_loss"] = o.contrastive_weight * contrastive_loss(
                 student_audio, caption_text, scale, positives
             )
+        if o.head_kd_weight > 0:
+            heads = self.teacher.attribute_heads
+            losses["head_kd_loss"] = o.head_kd_weight * head_kd_loss(student_audio, teacher_audio, heads, o.temperature)
         return losses
 
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from slap_edge.config import ConfigError, from_dict
-from slap_edge.train.distill import DistillOptions, distill_kd_loss
+from slap_edge.train.distill import DistillOptions, distill_kd_loss, head_kd_loss
 
 
 def _unit(*shape: int, seed: int) -> torch.Tensor:
@@ -40,11 +40,45 @@ def test_kd_loss_gradient_moves_student_towards_teacher() -> None:
     assert distill_kd_loss(stepped, teacher, text, 10.0, 1.0).item() < before.item()
 
 
+def _heads(dim: int, seed: int) -> torch.nn.ModuleDict:
+    torch.manual_seed(seed)
+    heads = torch.nn.ModuleDict({"sex": torch.nn.Linear(dim, 2), "quality": torch.nn.Linear(dim, 6)})
+    with torch.no_grad():  # logits of a few units, as a trained head gives on unit vectors
+        for head in heads.values():
+            head.weight.mul_(20.0)
+    return heads.requires_grad_(False)
+
+
+def test_head_kd_loss_is_smallest_at_the_teacher_and_pulls_the_student_there() -> None:
+    heads = _heads(8, seed=6)
+    teacher, temperature = _unit(5, 8, seed=7), 2.0
+    at_teacher = head_kd_loss(teacher, teacher, heads, temperature)
+    # At the teacher the loss is the mean entropy of the heads' distributions (times T^2).
+    entropy = 0.0
+    for head in heads.values():
+        p = F.softmax(head(teacher) / temperature, dim=-1)
+        entropy += -(p * p.log()).sum(-1).mean().item()
+    assert math.isclose(at_teacher.item(), entropy / len(heads) * temperature**2, rel_tol=1e-5)
+    student = _unit(5, 8, seed=8).requires_grad_(True)
+    before = head_kd_loss(student, teacher, heads, temperature)
+    assert before.item() > at_teacher.item()
+    before.backward()
+    assert all(p.grad is None for p in heads.parameters())  # the teacher's heads stay as they are
+    with torch.no_grad():
+        stepped = F.normalize(student - 0.01 * student.grad, dim=-1)
+    assert head_kd_loss(stepped, teacher, heads, temperature).item() < before.item()
+    with pytest.raises(ValueError, match="at least one head"):
+        head_kd_loss(student, teacher, torch.nn.ModuleDict(), temperature)
+
+
 def test_options_are_checked() -> None:
     with pytest.raises(ConfigError, match="temperature"):
         from_dict(DistillOptions, {"teacher": "x", "temperature": 0.0}, "task_options")
     with pytest.raises(ConfigError, match="unknown key"):
         from_dict(DistillOptions, {"teacher": "x", "tau": 2.0}, "task_options")
+    with pytest.raises(ConfigError, match="not all 0"):
+        from_dict(DistillOptions, {"teacher": "x", "cosine_weight": 0, "kd_weight": 0}, "task_options")
+    assert from_dict(DistillOptions, {"teacher": "x", "head_kd_weight": 1.0}, "task_options").head_kd_weight == 1.0
 
 
 @pytest.mark.slow

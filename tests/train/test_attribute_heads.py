@@ -12,6 +12,7 @@ import torch
 
 from slap_edge.config import ConfigError, load_config
 from slap_edge.models import create_model, resolve_model_config
+from slap_edge.train.checkpoint import load_run
 from slap_edge.train.config import TrainRecipe
 from slap_edge.train.losses import attribute_loss
 from slap_edge.train.tasks import attribute_targets, create_task
@@ -89,3 +90,42 @@ def test_training_with_heads_lowers_their_loss(tone_corpus: Path, tmp_path: Path
     with (run / "metrics.csv").open() as handle:
         rows = {int(r["step"]): float(r["attribute_loss"]) for r in csv.DictReader(handle)}
     assert sum(rows[s] for s in range(26, 31)) < sum(rows[s] for s in range(1, 6)), rows
+
+
+def test_students_learn_the_teachers_head_distributions(tone_corpus: Path, tmp_path: Path) -> None:
+    """`head_kd_weight` reads the student's embedding with the teacher's frozen heads; a teacher without heads is
+    refused by name."""
+    cache = tmp_path / "cache"
+    teacher_recipe = dataclasses.replace(
+        load_config(TrainRecipe, RECIPES / "teacher-tiny.json"),
+        steps=2,
+        warmup_steps=1,
+        checkpoint_every=2,
+        model_overrides={"heads": {"attributes": ["sex", "quality"]}},
+        task_options={"attribute_weight": 1.0},
+    )
+    train(teacher_recipe, tone_corpus, tmp_path / "teacher", cache_dir=cache, progress=False)
+    student_recipe = dataclasses.replace(
+        load_config(TrainRecipe, RECIPES / "student-vit-tiny.json"),
+        steps=2,
+        batch_size=8,
+        warmup_steps=1,
+        checkpoint_every=2,
+        task_options={"teacher": str(tmp_path / "teacher"), "head_kd_weight": 1.0},
+    )
+    train(student_recipe, tone_corpus, tmp_path / "student", cache_dir=cache, progress=False)
+    import csv
+
+    with (tmp_path / "student" / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all(float(r["head_kd_loss"]) > 0 for r in rows)
+    teacher = load_run(tmp_path / "teacher")[0]
+    student = load_run(tmp_path / "student")[0]
+    assert len(teacher.attribute_heads) == 2 and not len(student.attribute_heads)  # the heads stay the teacher's
+
+    plain = dataclasses.replace(teacher_recipe, model_overrides={}, task_options={})
+    train(plain, tone_corpus, tmp_path / "plain", cache_dir=cache, progress=False)
+    options = {"teacher": str(tmp_path / "plain"), "head_kd_weight": 1.0}
+    refused = dataclasses.replace(student_recipe, task_options=options)
+    with pytest.raises(ConfigError, match="head_kd_weight > 0 needs a teacher with attribute heads"):
+        train(refused, tone_corpus, tmp_path / "refused", cache_dir=cache, progress=False)
