@@ -55,6 +55,21 @@ def save_checkpoint(
     tmp.rmdir()
 
 
+def save_finished_run(run_dir: Path, model: SlapModel, config: RunConfig) -> None:
+    """Write ``model`` as a finished run of ``config.recipe`` made without training (weights rebuilt from a bundle,
+    or carried to another front end): the weights, the run config and a state at the recipe's last step, no optimizer
+    state, so ``load_run`` reads it and ``--init-from`` trains on from it (``--resume`` has nothing to resume)."""
+    from safetensors.torch import save_model
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    steps = config.recipe.steps
+    save_model(model, str(run_dir / MODEL_NAME), metadata={"step": str(steps), "format": "slap-edge-1"})
+    save_config(config, run_dir / CONFIG_NAME)
+    state = {"step": steps, "epoch": 0, "seed": config.recipe.seed, "world_size": 1}
+    (run_dir / STATE_NAME).write_text(json.dumps(state, indent=2) + "\n")
+
+
 def has_checkpoint(run_dir: Path) -> bool:
     return (Path(run_dir) / STATE_NAME).is_file()
 

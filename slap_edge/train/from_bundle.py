@@ -109,20 +109,13 @@ def audio_state_from_graph(graph_path: Path, expected: dict[str, Any]) -> dict[s
 def rebuild_student(bundle: str | Path, teacher: str | Path, recipe_path: str | Path, out: str | Path) -> dict:
     """Write the run folder ``out``; returns what ``from_bundle.json`` records."""
     import torch
-    from safetensors.torch import save_model
 
-    from slap_edge.config import load_config, save_config
+    from slap_edge.config import load_config
     from slap_edge.export.onnx import run_audio, speech_like_waveforms
     from slap_edge.fingerprints import sha256_file
     from slap_edge.models.registry import resolve_model_config
     from slap_edge.models.slap import SlapModel
-    from slap_edge.train.checkpoint import (
-        CONFIG_NAME,
-        MODEL_NAME,
-        STATE_NAME,
-        check_run_complete,
-        load_run,
-    )
+    from slap_edge.train.checkpoint import check_run_complete, load_run, save_finished_run
     from slap_edge.train.config import RunConfig, TrainRecipe
     from slap_edge.train.distill import recipe_with_teacher
     from slap_edge.train.tasks import trained_model_config
@@ -170,13 +163,7 @@ def rebuild_student(bundle: str | Path, teacher: str | Path, recipe_path: str | 
             " the recipe or the teacher is not the bundle's"
         )
 
-    out.mkdir(parents=True, exist_ok=True)
-    save_model(model, str(out / MODEL_NAME), metadata={"step": str(recipe.steps), "format": "slap-edge-1"})
-    run_config = RunConfig(model=model_config, recipe=recipe, data=f"bundle:{bundle.resolve()}")
-    save_config(run_config, out / CONFIG_NAME)
-    (out / STATE_NAME).write_text(
-        json.dumps({"step": recipe.steps, "epoch": 0, "seed": recipe.seed, "world_size": 1}, indent=2) + "\n"
-    )
+    save_finished_run(out, model, RunConfig(model=model_config, recipe=recipe, data=f"bundle:{bundle.resolve()}"))
     record = {
         "bundle": str(bundle),
         "model_id": manifest["model"]["id"],

@@ -162,20 +162,18 @@ def inflate_patch_embedding(weight: np.ndarray, bias: np.ndarray, a: np.ndarray,
 def inflate_run(run: str | Path, recipe_path: str | Path, out: str | Path, fit_data: str | Path) -> dict[str, Any]:
     """Write the run folder ``out`` from the finished run ``run``; returns what ``inflate.json`` records."""
     import torch
-    from safetensors.torch import save_model
 
-    from slap_edge.config import load_config, save_config
+    from slap_edge.config import load_config
     from slap_edge.export.onnx import speech_like_waveforms
     from slap_edge.fingerprints import sha256_file
     from slap_edge.models.registry import resolve_model_config
     from slap_edge.models.slap import SlapModel
     from slap_edge.train.checkpoint import (
-        CONFIG_NAME,
         MODEL_NAME,
-        STATE_NAME,
         check_run_complete,
         config_differences,
         load_run,
+        save_finished_run,
     )
     from slap_edge.train.config import RunConfig, TrainRecipe
     from slap_edge.train.distill import recipe_with_teacher
@@ -246,12 +244,7 @@ def inflate_run(run: str | Path, recipe_path: str | Path, out: str | Path, fit_d
             f"held out of the fit (< {MIN_COSINE}); the mapping is wrong for this model or the fit data"
         )
 
-    out.mkdir(parents=True, exist_ok=True)
-    save_model(model, str(out / MODEL_NAME), metadata={"step": str(recipe.steps), "format": "slap-edge-1"})
-    save_config(RunConfig(model=new_config, recipe=recipe, data=f"inflated:{run.resolve()}"), out / CONFIG_NAME)
-    (out / STATE_NAME).write_text(
-        json.dumps({"step": recipe.steps, "epoch": 0, "seed": recipe.seed, "world_size": 1}, indent=2) + "\n"
-    )
+    save_finished_run(out, model, RunConfig(model=new_config, recipe=recipe, data=f"inflated:{run.resolve()}"))
     weights = run / MODEL_NAME if (run / MODEL_NAME).is_file() else run / PACKED_NAME
     record = {
         "source_run": str(run),
