@@ -26,7 +26,8 @@ python -c 'import json, sys; r = json.load(open(sys.argv[1])); r["seed"] = 2; pr
     --out $S2 --init-from $D/student --no-progress --exclude-holdout $D/suite-holdout/holdout.json \
     $([ -f $S2/state.json ] && echo --resume) > $D/seed2.log 2>&1 ) &
 SEED2_JOB=$!
-[ -f $NEW/manifest.json ] || OMP_NUM_THREADS=1 TEACHER=packed TEACHER2=packed STUDENT=packed OUT=$NEW \
+# The chain on one thread too; JOBS set first, as nproc counts OMP_NUM_THREADS (the corpora use both cores).
+[ -f $NEW/manifest.json ] || JOBS=$(nproc) OMP_NUM_THREADS=1 TEACHER=packed TEACHER2=packed STUDENT=packed OUT=$NEW \
   STUDENT2_RECIPE=train/recipes/student-distil-on-headkd.json \
   bash train/reproduce_default.sh $D 2>&1 | tee -a $D/chain.log
 wait $SEED2_JOB
