@@ -4,7 +4,7 @@ itself), the cosine loss, and how often the quality head picks the teacher's cla
 
     python -m slap_edge.train.from_bundle default --teacher train/checkpoints/default-teacher-intonation \
         --recipe train/recipes/student-distil-on.json --out work-data/v7/builtin-student
-    python benchmarks/results/default-bundle-v7/head_agreement.py > benchmarks/results/default-bundle-v7/head-agreement.txt
+    python benchmarks/results/default-bundle-v7/head_agreement.py > head-agreement.txt   # into this folder
 """
 
 import json
