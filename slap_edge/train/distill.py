@@ -65,6 +65,14 @@ def recipe_with_teacher(recipe: TrainRecipe, teacher_dir: Path, teacher: ModelCo
     )
 
 
+def tempered_soft_cross_entropy(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Cross-entropy of the student's softmax against the teacher's, both logits [B, C] divided by ``temperature``,
+    averaged over the batch, times ``temperature**2`` (Hinton et al.)."""
+    target = F.softmax(teacher / temperature, dim=-1)
+    log_probs = F.log_softmax(student / temperature, dim=-1)
+    return -(target * log_probs).sum(dim=-1).mean() * temperature**2
+
+
 def distill_kd_loss(
     student_audio: torch.Tensor, teacher_audio: torch.Tensor, text: torch.Tensor, scale: float, temperature: float
 ) -> torch.Tensor:
@@ -72,10 +80,7 @@ def distill_kd_loss(
 
     All embeddings L2-normalised: audio [B, D], text [C, D] (the batch's distinct captions).
     """
-    logit = scale / temperature
-    target = F.softmax(logit * teacher_audio @ text.T, dim=-1)
-    log_probs = F.log_softmax(logit * student_audio @ text.T, dim=-1)
-    return -(target * log_probs).sum(dim=-1).mean() * temperature**2
+    return tempered_soft_cross_entropy(scale * student_audio @ text.T, scale * teacher_audio @ text.T, temperature)
 
 
 def head_kd_loss(
@@ -86,12 +91,8 @@ def head_kd_loss(
     L2-normalised; ``heads`` maps a name to a linear layer D -> classes (frozen by the caller)."""
     if not len(heads):
         raise ValueError("head_kd_loss needs at least one head")
-    total = student_audio.new_zeros(())
-    for head in heads.values():
-        target = F.softmax(head(teacher_audio) / temperature, dim=-1)
-        log_probs = F.log_softmax(head(student_audio) / temperature, dim=-1)
-        total = total + -(target * log_probs).sum(dim=-1).mean()
-    return total / len(heads) * temperature**2
+    per_head = [tempered_soft_cross_entropy(h(student_audio), h(teacher_audio), temperature) for h in heads.values()]
+    return torch.stack(per_head).mean()
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
