@@ -6,16 +6,22 @@ learns anything beats chance on them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from slap_edge.config import load_config
 from slap_edge.data.manifest import ClipRecord, write_manifest
+from slap_edge.train.config import TrainRecipe
 
 SR = 16000
+RECIPES = Path(__file__).resolve().parents[2] / "train" / "recipes"
 
 
 def voice(rng: np.random.Generator, f0: float, whisper: bool, seconds: float = 1.2) -> np.ndarray:
@@ -123,3 +129,17 @@ def tone_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tone_suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_suite(tmp_path_factory.mktemp("tone-suite"))
+
+
+def cut_recipe(name: str, **changes: Any) -> TrainRecipe:
+    """The committed recipe ``train/recipes/NAME.json`` cut to a test's size: 2 steps of batch 8, one warm-up step and
+    a checkpoint at the last step, unless ``changes`` say otherwise (any other recipe field may be changed too)."""
+    settings: dict[str, Any] = {"steps": 2, "batch_size": 8, "warmup_steps": 1, **changes}
+    settings.setdefault("checkpoint_every", settings["steps"])
+    return dataclasses.replace(load_config(TrainRecipe, RECIPES / f"{name}.json"), **settings)
+
+
+@pytest.fixture(scope="session")
+def short_recipe() -> Callable[..., TrainRecipe]:
+    """`cut_recipe`, for tests: ``short_recipe("teacher-tiny", task_options={...})``."""
+    return cut_recipe

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 
-from slap_edge.config import ConfigError, load_config
+from slap_edge.config import ConfigError
 from slap_edge.models import create_model, resolve_model_config
 from slap_edge.train.checkpoint import load_run
 from slap_edge.train.config import TrainRecipe
@@ -76,10 +77,15 @@ def test_weight_without_heads_is_refused() -> None:
         create_task("contrastive_mae", {"attribute_weight": 0.5}, cfg, torch.device("cpu"))
 
 
-def test_training_with_heads_lowers_their_loss(tone_corpus: Path, tmp_path: Path) -> None:
-    recipe = dataclasses.replace(
-        load_config(TrainRecipe, RECIPES / "teacher-tiny.json"),
+def test_training_with_heads_lowers_their_loss(
+    tone_corpus: Path, tmp_path: Path, short_recipe: Callable[..., TrainRecipe]
+) -> None:
+    recipe = short_recipe(
+        "teacher-tiny",
         steps=30,
+        batch_size=32,
+        warmup_steps=5,
+        checkpoint_every=30,
         model_overrides={"heads": {"attributes": ["sex", "quality"]}},
         task_options={"mae_weight": 0.25, "attribute_weight": 1.0},
     )
@@ -92,26 +98,21 @@ def test_training_with_heads_lowers_their_loss(tone_corpus: Path, tmp_path: Path
     assert sum(rows[s] for s in range(26, 31)) < sum(rows[s] for s in range(1, 6)), rows
 
 
-def test_students_learn_the_teachers_head_distributions(tone_corpus: Path, tmp_path: Path) -> None:
+def test_students_learn_the_teachers_head_distributions(
+    tone_corpus: Path, tmp_path: Path, short_recipe: Callable[..., TrainRecipe]
+) -> None:
     """`head_kd_weight` reads the student's embedding with the teacher's frozen heads; a teacher without heads is
     refused by name."""
     cache = tmp_path / "cache"
-    teacher_recipe = dataclasses.replace(
-        load_config(TrainRecipe, RECIPES / "teacher-tiny.json"),
-        steps=2,
-        warmup_steps=1,
-        checkpoint_every=2,
+    teacher_recipe = short_recipe(
+        "teacher-tiny",
+        batch_size=32,
         model_overrides={"heads": {"attributes": ["sex", "quality"]}},
         task_options={"attribute_weight": 1.0},
     )
     train(teacher_recipe, tone_corpus, tmp_path / "teacher", cache_dir=cache, progress=False)
-    student_recipe = dataclasses.replace(
-        load_config(TrainRecipe, RECIPES / "student-vit-tiny.json"),
-        steps=2,
-        batch_size=8,
-        warmup_steps=1,
-        checkpoint_every=2,
-        task_options={"teacher": str(tmp_path / "teacher"), "head_kd_weight": 1.0},
+    student_recipe = short_recipe(
+        "student-vit-tiny", task_options={"teacher": str(tmp_path / "teacher"), "head_kd_weight": 1.0}
     )
     train(student_recipe, tone_corpus, tmp_path / "student", cache_dir=cache, progress=False)
     import csv

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 
-from slap_edge.config import load_config
 from slap_edge.train.checkpoint import CheckpointError, load_run
 from slap_edge.train.config import TrainRecipe
 from slap_edge.train.pack import PACK_INFO_NAME, PACKED_NAME, PackError, main, pack_run
 from slap_edge.train.trainer import train
 
-RECIPES = Path(__file__).resolve().parents[2] / "train" / "recipes"
-
 
 @pytest.fixture(scope="module")
-def finished_run(tone_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def finished_run(
+    tone_corpus: Path, tmp_path_factory: pytest.TempPathFactory, short_recipe: Callable[..., TrainRecipe]
+) -> Path:
     # The top MiniLM layer trains, as in teacher-small: the pack must store it and leave the frozen ones out.
-    recipe = dataclasses.replace(
-        load_config(TrainRecipe, RECIPES / "teacher-tiny.json"),
-        steps=3,
-        batch_size=8,
-        warmup_steps=1,
-        checkpoint_every=3,
-        model_overrides={"text": {"trainable_layers": 1}},
-    )
+    recipe = short_recipe("teacher-tiny", steps=3, model_overrides={"text": {"trainable_layers": 1}})
     root = tmp_path_factory.mktemp("pack")
     train(recipe, tone_corpus, root / "run", cache_dir=root / "cache", progress=False)
     return root / "run"

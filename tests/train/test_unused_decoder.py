@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def test_mae_weight_zero_trains_and_saves_no_decoder(tone_corpus: Path, tmp_path
 
 
 def test_a_run_written_before_the_change_loads_resumes_distils_and_exports(
-    tone_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tone_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, short_recipe: Callable[..., TrainRecipe]
 ) -> None:
     """The trainer before `trained_model_config` built the registry config as it is: the same trainer with that one
     step left out writes such a run folder (decoder weights saved, ``mae.enabled: true`` with ``mae_weight`` 0)."""
@@ -99,12 +100,8 @@ def test_a_run_written_before_the_change_loads_resumes_distils_and_exports(
         assert pieces[step] == pytest.approx(whole[step], rel=1e-4, abs=1e-5), (step, whole, pieces)
 
     # Distils: the student (no decoder either way) learns from the old teacher.
-    student_recipe = dataclasses.replace(
-        load_config(TrainRecipe, RECIPES / "student-vit-tiny.json"),
-        steps=2,
-        batch_size=8,
-        warmup_steps=1,
-        checkpoint_every=2,
+    student_recipe = short_recipe(
+        "student-vit-tiny",
         task_options={"teacher": str(old), "cosine_weight": 1.0, "kd_weight": 1.0, "temperature": 2.0},
     )
     result = train(student_recipe, tone_corpus, tmp_path / "student", cache_dir=cache, progress=False)
