@@ -15,6 +15,13 @@ The ``distill`` task (recipe ``"task": "distill"``) gives three losses:
   heads). The cosine loss weighs every direction of the embedding by how much of it there is; this one weighs the
   directions that tell attribute classes apart, however little of the embedding they hold (hoarse against clear,
   tremor against steady). It needs no labels, so it reads any audio the teacher can embed.
+- ``bank_kd_loss`` (``bank_kd_weight``, 0 by default): the same soft cross-entropy over a fixed bank of text
+  directions, one softmax per attribute over its values: each value (hoarse, clear, trembling, ...; the languages of
+  the teacher's language head) is the normalised mean of the teacher's text embeddings of ``bank_captions``
+  captions that name that value alone, written by the corpus's own caption generator (`caption_bank`). Zero-shot
+  prompts read the embedding along such text directions; the batch's captions name many attributes at once, so in
+  their softmax a voice-quality difference is a small part of each caption's logit, while here it is the whole of
+  one decision.
 
 The text tower is the teacher's, frozen: on the first step the task copies the teacher's text encoder and logit
 scale into the student and stops their gradients, so the student's checkpoint (and bundle) embeds prompts exactly as
@@ -31,6 +38,9 @@ import torch
 import torch.nn.functional as F
 
 from slap_edge.config import ConfigError, from_dict, to_dict
+from slap_edge.data.captions import make_captions
+from slap_edge.data.languages import language_name
+from slap_edge.data.manifest import ATTRIBUTE_VALUES
 from slap_edge.models.config import ModelConfig
 from slap_edge.train.config import TrainRecipe
 from slap_edge.train.losses import caption_positive_mask, contrastive_loss
@@ -45,13 +55,42 @@ class DistillOptions:
     temperature: float = 2.0
     contrastive_weight: float = 0.0
     head_kd_weight: float = 0.0  # the teacher's attribute heads on both embeddings; needs a teacher with heads
+    bank_kd_weight: float = 0.0  # one softmax per attribute over a fixed bank of caption directions (caption_bank)
+    bank_captions: int = 8  # captions per attribute value in the bank
 
     def __post_init__(self) -> None:
-        weights = (self.cosine_weight, self.kd_weight, self.contrastive_weight, self.head_kd_weight)
+        weights = (
+            self.cosine_weight,
+            self.kd_weight,
+            self.contrastive_weight,
+            self.head_kd_weight,
+            self.bank_kd_weight,
+        )
         if min(weights) < 0 or sum(weights) <= 0:
             raise ValueError(f"loss weights must be >= 0 and not all 0, got {weights}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
+        if self.bank_captions < 1:
+            raise ValueError(f"bank_captions must be >= 1, got {self.bank_captions}")
+
+
+# The attributes of the caption bank: those with a closed set of values (age in years and free text are left out).
+BANK_ATTRIBUTES = ("sex", "age_group", "pitch", "rate", "quality", "intonation", "loudness", "channel")
+BANK_SEED = 0
+
+
+def caption_bank(languages: tuple[str, ...], per_value: int) -> dict[str, dict[str, list[str]]]:
+    """For each attribute of ``BANK_ATTRIBUTES`` (and ``language`` over ``languages``, the codes the caption generator
+    can name; none if fewer than two), each value's ``per_value`` captions that name that value alone, from the
+    corpus's caption generator with a fixed seed (the same bank every run)."""
+    values: dict[str, tuple[str, ...]] = {a: ATTRIBUTE_VALUES[a] or () for a in BANK_ATTRIBUTES}
+    named = tuple(code for code in languages if language_name(code) is not None)
+    if len(named) >= 2:
+        values["language"] = named
+    return {
+        attribute: {v: make_captions({attribute: v}, BANK_SEED, i, per_value) for i, v in enumerate(vals)}
+        for attribute, vals in values.items()
+    }
 
 
 def recipe_with_teacher(recipe: TrainRecipe, teacher_dir: Path, teacher: ModelConfig) -> TrainRecipe:
@@ -95,6 +134,20 @@ def head_kd_loss(
     return torch.stack(per_head).mean()
 
 
+def bank_kd_loss(
+    student_audio: torch.Tensor, teacher_audio: torch.Tensor, bank: list[torch.Tensor], scale: float, temperature: float
+) -> torch.Tensor:
+    """Mean over the bank's attributes of the soft cross-entropy between the teacher's and the student's distributions
+    over that attribute's values, at ``scale / temperature`` (times ``temperature**2``). Embeddings [B, D] and each
+    attribute's value directions [V, D] L2-normalised."""
+    if not bank:
+        raise ValueError("bank_kd_loss needs at least one attribute in the bank")
+    per_attribute = [
+        tempered_soft_cross_entropy(scale * student_audio @ v.T, scale * teacher_audio @ v.T, temperature) for v in bank
+    ]
+    return torch.stack(per_attribute).mean()
+
+
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
 
@@ -134,6 +187,14 @@ class DistillTask:
             )
         teacher.requires_grad_(False).eval()
         self.teacher = teacher
+        self.bank: list[torch.Tensor] = []
+        if options.bank_kd_weight > 0:
+            with torch.no_grad():
+                for captions in caption_bank(tc.heads.languages, options.bank_captions).values():
+                    directions = [
+                        F.normalize(teacher.encode_text(c).float().mean(dim=0), dim=-1) for c in captions.values()
+                    ]
+                    self.bank.append(torch.stack(directions))
         self.teacher_window = tc.window_samples
         self.options = options
         self.scale = teacher.logit_scale_value()
@@ -202,6 +263,10 @@ class DistillTask:
         if o.head_kd_weight > 0:
             heads = self.teacher.attribute_heads
             losses["head_kd_loss"] = o.head_kd_weight * head_kd_loss(student_audio, teacher_audio, heads, o.temperature)
+        if o.bank_kd_weight > 0:
+            bank = [v.to(student_audio.device) for v in self.bank]
+            kd = bank_kd_loss(student_audio, teacher_audio, bank, self.scale, o.temperature)
+            losses["bank_kd_loss"] = o.bank_kd_weight * kd
         return losses
 
 

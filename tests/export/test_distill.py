@@ -11,7 +11,15 @@ import torch
 import torch.nn.functional as F
 
 from slap_edge.config import ConfigError, from_dict
-from slap_edge.train.distill import DistillOptions, distill_kd_loss, head_kd_loss
+from slap_edge.data.manifest import ATTRIBUTE_VALUES
+from slap_edge.train.distill import (
+    BANK_ATTRIBUTES,
+    DistillOptions,
+    bank_kd_loss,
+    caption_bank,
+    distill_kd_loss,
+    head_kd_loss,
+)
 
 
 def _unit(*shape: int, seed: int) -> torch.Tensor:
@@ -71,6 +79,40 @@ def test_head_kd_loss_is_smallest_at_the_teacher_and_pulls_the_student_there() -
         head_kd_loss(student, teacher, torch.nn.ModuleDict(), temperature)
 
 
+def test_bank_kd_loss_is_smallest_at_the_teacher_and_pulls_the_student_there() -> None:
+    bank = [_unit(2, 8, seed=9), _unit(6, 8, seed=10)]
+    teacher, scale, temperature = _unit(5, 8, seed=11), 20.0, 2.0
+    at_teacher = bank_kd_loss(teacher, teacher, bank, scale, temperature)
+    # At the teacher: the mean over attributes of the entropy of its distribution over their values (times T^2).
+    entropy = 0.0
+    for values in bank:
+        p = F.softmax(scale / temperature * teacher @ values.T, dim=-1)
+        entropy += -(p * p.log()).sum(-1).mean().item()
+    assert math.isclose(at_teacher.item(), entropy / len(bank) * temperature**2, rel_tol=1e-5)
+    student = _unit(5, 8, seed=12).requires_grad_(True)
+    before = bank_kd_loss(student, teacher, bank, scale, temperature)
+    assert before.item() > at_teacher.item()
+    before.backward()
+    with torch.no_grad():
+        stepped = F.normalize(student - 0.01 * student.grad, dim=-1)
+    assert bank_kd_loss(stepped, teacher, bank, scale, temperature).item() < before.item()
+    with pytest.raises(ValueError, match="at least one attribute"):
+        bank_kd_loss(student, teacher, [], scale, temperature)
+
+
+def test_caption_bank_names_each_value_alone_and_is_the_same_every_time() -> None:
+    bank = caption_bank(("en", "de", "zz-unknown"), per_value=3)
+    assert list(bank) == [*BANK_ATTRIBUTES, "language"]
+    for attribute in BANK_ATTRIBUTES:
+        assert tuple(bank[attribute]) == ATTRIBUTE_VALUES[attribute]
+    assert list(bank["language"]) == ["en", "de"]  # a code the captions cannot name is left out
+    assert all(len(c) == 3 and all(isinstance(x, str) and x for x in c) for v in bank.values() for c in v.values())
+    assert "German" in " ".join(bank["language"]["de"]) and "English" not in " ".join(bank["language"]["de"])
+    assert caption_bank(("en", "de", "zz-unknown"), per_value=3) == bank
+    assert "language" not in caption_bank(("en",), per_value=1)  # one language is no decision
+    assert "language" not in caption_bank((), per_value=1)
+
+
 def test_options_are_checked() -> None:
     with pytest.raises(ConfigError, match="temperature"):
         from_dict(DistillOptions, {"teacher": "x", "temperature": 0.0}, "task_options")
@@ -79,6 +121,9 @@ def test_options_are_checked() -> None:
     with pytest.raises(ConfigError, match="not all 0"):
         from_dict(DistillOptions, {"teacher": "x", "cosine_weight": 0, "kd_weight": 0}, "task_options")
     assert from_dict(DistillOptions, {"teacher": "x", "head_kd_weight": 1.0}, "task_options").head_kd_weight == 1.0
+    assert from_dict(DistillOptions, {"teacher": "x", "bank_kd_weight": 1.0}, "task_options").bank_kd_weight == 1.0
+    with pytest.raises(ConfigError, match="bank_captions must be >= 1"):
+        from_dict(DistillOptions, {"teacher": "x", "bank_kd_weight": 1.0, "bank_captions": 0}, "task_options")
 
 
 @pytest.mark.slow

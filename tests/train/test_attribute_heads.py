@@ -130,3 +130,31 @@ def test_students_learn_the_teachers_head_distributions(
     refused = dataclasses.replace(student_recipe, task_options=options)
     with pytest.raises(ConfigError, match="head_kd_weight > 0 needs a teacher with attribute heads"):
         train(refused, tone_corpus, tmp_path / "refused", cache_dir=cache, progress=False)
+
+
+def test_students_learn_the_teachers_answers_over_the_caption_bank(
+    tone_corpus: Path, tmp_path: Path, short_recipe: Callable[..., TrainRecipe]
+) -> None:
+    """`bank_kd_weight` needs no heads: the bank is the teacher's text embeddings of the caption generator's
+    single-attribute captions; the loss is logged and positive, and the student's text tower stays the teacher's."""
+    cache = tmp_path / "cache"
+    train(
+        short_recipe("teacher-tiny", batch_size=32), tone_corpus, tmp_path / "teacher", cache_dir=cache, progress=False
+    )
+    options = {"teacher": str(tmp_path / "teacher"), "bank_kd_weight": 1.0, "bank_captions": 2}
+    result = train(
+        short_recipe("student-vit-tiny", task_options=options),
+        tone_corpus,
+        tmp_path / "student",
+        cache_dir=cache,
+        progress=False,
+    )
+    assert result.step == 2
+    import csv
+
+    with (tmp_path / "student" / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all(0 < float(r["bank_kd_loss"]) < 100 for r in rows)
+    teacher, student = load_run(tmp_path / "teacher")[0], load_run(tmp_path / "student")[0]
+    text = ["A hoarse voice.", "The voice of a man."]
+    assert torch.allclose(teacher.encode_text(text), student.encode_text(text))

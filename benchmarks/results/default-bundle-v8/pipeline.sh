@@ -2,10 +2,12 @@
 # The built-in bundle, eighth build (candidate): the fourth build's chain (train/reproduce_default.sh, VOICES=all, two
 # stages, the first stage from the committed weights) with a longer second-stage teacher
 # (train/recipes/teacher-tune-intonation-long.json: 6,000 steps at 5e-4 from the first-stage teacher instead of 2,000
-# at 3e-4; README.md). Step 1 trains that teacher with the chain's own command and scores it; step 2 (only if the
-# teacher passes the gate of README.md) runs the chain, which finds the teacher trained, and distils the second stage
-# again with seed 2 beside it; step 3 scores both students and the built-in bundle for the ship rule, measures the
-# listen latency, runs the TensorRT check and the demo, and copies the records here. It does not ship. Resumable.
+# at 3e-4) and a second-stage student that also distils the teacher's answers over the caption bank
+# (train/recipes/student-distil-on-bankkd.json; README.md, amendment). Step 1 trains that teacher with the chain's own
+# command and scores it; step 2 (only if the teacher passes the gate of README.md) runs the chain, which finds the
+# teacher trained, and distils the second stage again with seed 2 beside it; step 3 scores both students and the
+# teacher, measures the listen latency, runs the TensorRT check and the demo, and copies the records here. It does not
+# ship. Resumable.
 # The corpora and suites are the seventh build's (work-data/v7, hard-linked into work-data/v8 before the run); the
 # chain checks them and rebuilds the suites, as it would from nothing.
 source "$(dirname "$0")/../../pipeline/run-env.sh"
@@ -16,10 +18,14 @@ RV=work-data/real-voice-dev/suite
 IR=work-data/intonation-real/suite
 NEW=$D/bundle
 T2=train/recipes/teacher-tune-intonation-long.json
+S2R=train/recipes/student-distil-on-bankkd.json
 mkdir -p $R/evals $D
 pip freeze --exclude-editable > $R/pip-freeze.txt
 dpkg-query -W -f '${Package} ${Version}\n' espeak-ng espeak-ng-data 'mbrola*' > $R/debian-packages.txt
-# Step 1: the second-stage teacher, the chain's command (train/reproduce_default.sh, TEACHER2=train).
+# Step 1: the second-stage teacher, the chain's command (train/reproduce_default.sh, TEACHER2=train). The first run of
+# this script was stopped while this training ran, to amend step 2 (README.md); the training went on, and this step
+# waits for it and then finds it finished.
+while pgrep -f "slap-edge train --recipe $T2" > /dev/null; do sleep 30; done
 slap-edge train --recipe $T2 --data $D/corpus-train2 --out $D/teacher2 --init-from $D/teacher --no-progress \
   --exclude-holdout $D/suite-holdout/holdout.json $([ -f $D/teacher2/state.json ] && echo --resume) \
   2>&1 | tee -a $D/teacher2.log
@@ -42,14 +48,14 @@ grep -q ' passed$' $R/teacher-gate.txt || { echo "gate not passed: no students t
 # OMP_NUM_THREADS).
 S2=$D/student2-seed2
 python -c 'import json, sys; r = json.load(open(sys.argv[1])); r["seed"] = 2; print(json.dumps(r, indent=2))' \
-  train/recipes/student-distil-on.json > $D/student2-seed2.json
+  $S2R > $D/student2-seed2.json
 ( while [ ! -f $D/student2-intonation/init.json ]; do sleep 30; done
   OMP_NUM_THREADS=1 slap-edge distill --teacher $D/teacher2 --recipe $D/student2-seed2.json --data $D/corpus-train2 \
     --out $S2 --init-from $D/student --no-progress --exclude-holdout $D/suite-holdout/holdout.json \
     $([ -f $S2/state.json ] && echo --resume) > $D/seed2.log 2>&1 ) &
 SEED2_JOB=$!
 [ -f $NEW/manifest.json ] || JOBS=$(nproc) OMP_NUM_THREADS=1 TEACHER=packed TEACHER2=train STUDENT=packed OUT=$NEW \
-  TEACHER2_RECIPE=$T2 bash train/reproduce_default.sh $D 2>&1 | tee -a $D/chain.log
+  TEACHER2_RECIPE=$T2 STUDENT2_RECIPE=$S2R bash train/reproduce_default.sh $D 2>&1 | tee -a $D/chain.log
 wait $SEED2_JOB
 [ -f $S2-bundle/manifest.json ] || slap-edge export --model $S2 --out $S2-bundle \
   --profile export/profiles/default-bundle.json --int8 --with-text --calibration $D/corpus --suite $D/suite-test
