@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from slap_edge.config import FrontendConfig
-from slap_edge.eval.runner import linear_probe_predict
 from slap_edge.eval.metrics import macro_f1
-from slap_edge.frontend import log_mel_numpy
+from slap_edge.eval.runner import linear_probe_predict
 from slap_edge.eval.suite import read_audio
+from slap_edge.frontend import log_mel_numpy
 
 TASKS = ("hoarse_vs_clear", "tremor_vs_steady", "breathy_vs_modal", "creaky_vs_modal", "elderly_vs_adult",
          "pitch_within_sex")
