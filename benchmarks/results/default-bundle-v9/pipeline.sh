@@ -50,6 +50,7 @@ if [ ! -f $PACKED/pack.json ]; then
   cp $D/teacher2/metrics.csv $R/teacher-metrics.csv
 fi
 # Step 4: the students, the chain's commands (STUDENT=packed: the first-stage student rebuilt from its float32 graph).
+[ -f $D/teacher/config.json ] || cp -r train/checkpoints/default-teacher-merged $D/teacher
 [ -f $D/student/from_bundle.json ] || python -m slap_edge.train.from_bundle train/checkpoints/default-student-v3 \
   --teacher $D/teacher --recipe train/recipes/default-student-v3.json --out $D/student
 for seed in $SEEDS; do
