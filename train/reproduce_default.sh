@@ -169,8 +169,8 @@ fi
   --overwrite
 "$SE" data suite --from "$WORK/corpus" --out "$WORK/suite-test" --seed "$SEED" \
   --exclude-holdout "$WORK/suite-holdout/holdout.json" --overwrite
-use_packed() {  # use_packed PACKED RECIPE RUN: copy a committed packed teacher to RUN, if RECIPE is its recipe
-  # (that PACKED exists was checked before any work)
+use_packed() {  # use_packed PACKED RECIPE [RUN]: check that RECIPE is the committed packed teacher's recipe, and
+  # copy it to RUN where one is named (that PACKED exists was checked before any work)
   # The packed teacher's recipe must be the one this chain names, or it is another model.
   "$PY" - "$1/config.json" "$2" <<'EOF'
 import json, sys
@@ -179,7 +179,7 @@ diff = sorted(k for k in recipe if recipe[k] != packed.get(k))
 if diff:
     sys.exit(f"{sys.argv[1]}: the packed teacher was trained with another recipe than {sys.argv[2]} (differs in {diff})")
 EOF
-  rm -rf "$3" && cp -r "$1" "$3"
+  [ -z "${3:-}" ] || { rm -rf "$3" && cp -r "$1" "$3"; }
   echo "teacher: the committed packed teacher $1 (not trained here)"
 }
 case "$TEACHER" in
@@ -213,9 +213,11 @@ if [ -n "$TEACHER2_RECIPE" ]; then
       "$SE" train --recipe "$TEACHER2_RECIPE" --data "$WORK/corpus-train2" --out "$WORK/teacher2" \
         --init-from "$WORK/teacher" --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
         $([ -f "$WORK/teacher2/state.json" ] && echo --resume) ;;
-    packed) use_packed "$PACKED_TEACHER2" "$TEACHER2_RECIPE" "$WORK/teacher2" ;;
+    packed) use_packed "$PACKED_TEACHER2" "$TEACHER2_RECIPE" ;;
   esac
-  TEACHER_RUN="$WORK/teacher2"
+  # A packed second-stage teacher is used where it is committed (not copied), so that the student's run records the
+  # committed teacher's path and a student distilled from it elsewhere (a build's pipeline) resumes here as finished.
+  TEACHER_RUN="$WORK/teacher2"; [ "$TEACHER2" = packed ] && TEACHER_RUN="$PACKED_TEACHER2"
   RECIPES+=(--recipe "$TEACHER2_RECIPE")
   CARD_CORPUS="$WORK/corpus-train2"
 fi
