@@ -66,26 +66,27 @@ def soup(runs: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
     if out.exists():
         raise SoupError(f"{out} exists; choose another --out or remove it")
     configs = [read_run_config(r) for r in runs]
-    for run, config in zip(runs[1:], configs[1:]):
+    for run, config in zip(runs[1:], configs[1:], strict=True):
         if to_dict(config.model) != to_dict(configs[0].model):
             raise SoupError(f"{run}: its model config differs from {runs[0]}'s; only runs of one model can be averaged")
     states = [_state(r) for r in runs]
     base = states[0]
-    for run, state in zip(runs[1:], states[1:]):
+    for run, state in zip(runs[1:], states[1:], strict=True):
         if set(state) != set(base):
             diff = sorted(set(state) ^ set(base))[:5]
             raise SoupError(f"{run}: its tensors differ from {runs[0]}'s ({diff})")
         for name, tensor in state.items():
             if tensor.shape != base[name].shape:
-                raise SoupError(f"{run}: tensor {name} has shape {tuple(tensor.shape)}, {runs[0]} has "
-                                f"{tuple(base[name].shape)}")
+                raise SoupError(
+                    f"{run}: tensor {name} has shape {tuple(tensor.shape)}, {runs[0]} has {tuple(base[name].shape)}"
+                )
     averaged: dict[str, torch.Tensor] = {}
     for name, tensor in base.items():
         if tensor.is_floating_point():
-            total = sum(w * s[name].double() for w, s in zip(weights, states))
+            total = sum(w * s[name].double() for w, s in zip(weights, states, strict=True))
             averaged[name] = total.to(tensor.dtype)
         else:
-            for run, state in zip(runs[1:], states[1:]):
+            for run, state in zip(runs[1:], states[1:], strict=True):
                 if not torch.equal(state[name], tensor):
                     raise SoupError(f"{run}: integer tensor {name} differs from {runs[0]}'s and cannot be averaged")
             averaged[name] = tensor
@@ -101,7 +102,7 @@ def soup(runs: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
                 if (r / "model.safetensors").is_file()
                 else _weights_sha256(r / "trained.safetensors"),
             }
-            for r, w in zip(runs, weights)
+            for r, w in zip(runs, weights, strict=True)
         ],
         "note": "float tensors averaged in float64 with these weights; the run config is the first run's",
     }
