@@ -11,9 +11,11 @@ mkdir -p $E
   --out $D/student-builtin
 declare -A SUITES=([test]=$D/suite-test [holdout]=$D/suite-holdout [real]=work-data/real-voice-dev/suite
   [into-real]=work-data/intonation-real/suite)
-for seed in ${SEEDS:-1}; do
-  S=soup-s$seed
-  [ -f $D/$S/soup.json ] || python -m slap_edge.train.soup $D/student-builtin $D/v9-student-s$seed --out $D/$S
+# soup-sN: equal weights (the rule's); soup-sN-wW: weight W on the ninth build's student (the curve, not for the rule).
+for S in ${SOUPS:-soup-s1 soup-s1-w0.25 soup-s1-w0.75}; do
+  seed=${S#soup-s}; seed=${seed%%-*}; w=0.5; [[ $S == *-w* ]] && w=${S##*-w}
+  [ -f $D/$S/soup.json ] || python -m slap_edge.train.soup $D/student-builtin $D/v9-student-s$seed \
+    --weight "$(python -c "print(1 - $w)")" --weight $w --out $D/$S
   [ -f $D/$S-bundle/manifest.json ] || slap-edge export --model $D/$S --out $D/$S-bundle \
     --profile export/profiles/default-bundle.json --int8 --with-text --calibration $D/corpus --suite $D/suite-test \
     > $D/$S-export.log 2>&1
