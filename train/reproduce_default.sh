@@ -22,6 +22,11 @@
 #      with the old log-mels' affine fit on the new ones, fitted on the corpus' first clips, every other weight
 #      copied); STUDENT2_RECIPE must then have the same front end (e.g.
 #      train/recipes/default-student-v3-128mel.json with train/recipes/student-distil-on-128mel.json: 128 mels).
+#      SOUP_WITH (VOICES=all; empty by default): a committed student graph folder (audio_fp32.onnx + manifest.json,
+#      e.g. train/checkpoints/default-student-v4, the fourth build's student) to average the second-stage student
+#      with (`python -m slap_edge.train.soup`, weight SOUP_WEIGHT on the second-stage student, default 0.5); the
+#      graph is rebuilt into a run by `from_bundle` with SOUP_TEACHER (the teacher it was distilled from) and
+#      SOUP_RECIPE (its recipe, default train/recipes/student-distil-on.json). See experiments/student-soup/.
 #
 # VOICES=all (the built-in bundle) trains in two stages.
 # 1. On two corpora merged: the default corpus (espeak-ng + 35 MBROLA voices; its suites are the suites of record)
@@ -103,6 +108,11 @@ fi
 if [ -n "${CARRY_RECIPE:-}" ] && { [ -z "$STUDENT2_RECIPE" ] || [ ! -f "$CARRY_RECIPE" ]; }; then
   echo "CARRY_RECIPE=$CARRY_RECIPE: needs an existing recipe file and a second stage (STUDENT2_RECIPE) to train the" \
     "carried student on" >&2; exit 2
+fi
+if [ -n "${SOUP_WITH:-}" ] && { [ ! -f "$SOUP_WITH/audio_fp32.onnx" ] || [ -z "$STUDENT2_RECIPE" ] \
+     || [ ! -f "${SOUP_TEACHER:-none}/config.json" ]; }; then
+  echo "SOUP_WITH=$SOUP_WITH: needs a student graph folder with audio_fp32.onnx, its teacher in SOUP_TEACHER" \
+    "(a run folder; got '${SOUP_TEACHER:-}') and a second stage (STUDENT2_RECIPE) to average it with" >&2; exit 2
 fi
 case "$STUDENT2_DATA" in
   intonation|real|corpus) ;;
@@ -244,6 +254,18 @@ if [ -n "$STUDENT2_RECIPE" ]; then
     $([ -f "$S2/state.json" ] && echo --resume)
   STUDENT_RUN="$S2"
   RECIPES+=(--recipe "$STUDENT2_RECIPE")
+fi
+if [ -n "${SOUP_WITH:-}" ]; then
+  # The soup: the committed student (rebuilt exactly from its float32 graph) and the second-stage student, averaged.
+  SOUP_RECIPE=${SOUP_RECIPE:-train/recipes/student-distil-on.json}
+  [ -f "$WORK/soup-with/from_bundle.json" ] || { rm -rf "$WORK/soup-with"
+    "$PY" -m slap_edge.train.from_bundle "$SOUP_WITH" --teacher "$SOUP_TEACHER" --recipe "$SOUP_RECIPE" \
+      --out "$WORK/soup-with"; }
+  SOUP="$WORK/soup-$(basename "$SOUP_WITH")-w${SOUP_WEIGHT:-0.5}"
+  [ -f "$SOUP/soup.json" ] || "$PY" -m slap_edge.train.soup "$WORK/soup-with" "$STUDENT_RUN" \
+    --weight "$("$PY" -c "print(1 - ${SOUP_WEIGHT:-0.5})")" --weight "${SOUP_WEIGHT:-0.5}" --out "$SOUP"
+  STUDENT_RUN="$SOUP"
+  RECIPES+=(--recipe "$SOUP_RECIPE")
 fi
 rm -rf "$OUT.new"
 "$SE" export --model "$STUDENT_RUN" --out "$OUT.new" --profile "$PROFILE" --int8 --with-text \

@@ -127,6 +127,14 @@ def run_stages(label: str, run: Path) -> list[tuple[str, Path, dict[str, Any] | 
     """``(label, run folder, init.json or None)`` of a run and of every run it started from (``--init-from``), last
     stage first: a student distilled on in a second stage names its first stage too."""
     stages: list[tuple[str, Path, dict[str, Any] | None]] = []
+    soup_path = run / "soup.json"
+    if soup_path.is_file():
+        # A weight-space average of runs (slap_edge.train.soup): the soup, then each input's own stages.
+        stages.append((f"{label} (soup)", run, None))
+        for i, entry in enumerate(json.loads(soup_path.read_text())["runs"], 1):
+            if Path(entry["run"]).is_dir():
+                stages += run_stages(f"{label} (soup input {i}, weight {entry['weight']:g})", Path(entry["run"]))
+        return stages
     seen: set[Path] = set()
     while run.resolve() not in seen:
         seen.add(run.resolve())
@@ -162,6 +170,20 @@ def training_section(teacher_run: Path, student_run: Path, corpus: Path, holdout
         entry["voices"].add(rec.voice)
     synth = json.loads((corpus / "synth.json").read_text()) if (corpus / "synth.json").is_file() else {}
     lines = ["## Training", ""]
+    soup_path = student_run / "soup.json"
+    if soup_path.is_file():
+        parts = []
+        for entry in json.loads(soup_path.read_text())["runs"]:
+            src = Path(entry["run"]) / "from_bundle.json"
+            origin = ""
+            if src.is_file():
+                fb = json.loads(src.read_text())
+                origin = f": {fb['model_id']} rebuilt from `{fb['bundle']}`, distilled from `{fb['teacher']}`"
+            parts.append(f"`{Path(entry['run']).name}` (weight {entry['weight']:g}{origin})")
+        lines.append(
+            "- student: the weight-space average (`python -m slap_edge.train.soup`) of " + ", ".join(parts) + "; "
+            "its inputs' stages follow"
+        )
     lines.append(
         f"- corpus: `{corpus.name}`, {clips} clips, {hours:.1f} h"
         + (f" (`slap-edge data synth --clips {synth.get('clips')} --seed {synth.get('seed')}`)" if synth else "")

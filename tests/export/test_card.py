@@ -113,3 +113,28 @@ def test_a_second_stage_student_names_its_first_stage_and_its_extra_data(
     assert record["licences"]["GPL-2+"]["engines"] == ["klettres"]
     text = training_section(teacher, second, data, None)
     assert "started from run `student` (5 steps" in text and f"trained on `real` (train split {n_train} clips" in text
+
+
+def test_a_soup_student_names_its_inputs(tmp_path: Path, corpus: Path) -> None:
+    from slap_edge.export.card import training_section
+
+    data = Path(shutil.copytree(corpus, tmp_path / "corpus"))
+    teacher = _run(tmp_path / "teacher", "teacher-tiny", 10, 10, data)
+    a = _run(tmp_path / "builtin", "student-vit-nano", 5, 5, data)
+    (a / "from_bundle.json").write_text(
+        json.dumps({"model_id": "student-vit-nano-aaaa", "bundle": "default", "teacher": "teachers/old"})
+    )
+    b = _run(tmp_path / "student2", "student-vit-nano", 4, 4, data)
+    soup = _run(tmp_path / "soup", "student-vit-nano", 5, 5, data)
+    runs = [{"run": str(a), "weight": 0.75, "weights_sha256": "0" * 64}, {"run": str(b), "weight": 0.25}]
+    (soup / "soup.json").write_text(json.dumps({"runs": runs}))
+    record = build_record(teacher, soup, data, [], [], [])
+    assert list(record["runs"]) == [
+        "teacher",
+        "student (soup)",
+        "student (soup input 1, weight 0.75)",
+        "student (soup input 2, weight 0.25)",
+    ]
+    text = training_section(teacher, soup, data, None)
+    assert "weight-space average" in text and "student-vit-nano-aaaa rebuilt from `default`" in text
+    assert "`student2` (weight 0.25)" in text

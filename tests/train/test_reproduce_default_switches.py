@@ -37,6 +37,11 @@ def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
             "needs an existing recipe file and a second stage",
         ),
         ({"CARRY_RECIPE": "train/recipes/no-such.json"}, "needs an existing recipe file and a second stage"),
+        ({"SOUP_WITH": "train/checkpoints/no-such"}, "SOUP_WITH=train/checkpoints/no-such: needs a student graph"),
+        (
+            {"SOUP_WITH": "train/checkpoints/default-student-v3", "SOUP_TEACHER": ""},
+            "its teacher in SOUP_TEACHER (a run folder; got '')",
+        ),
     ],
 )
 def test_bad_switch_is_refused_before_any_work(tmp_path: Path, env: dict, message: str) -> None:
