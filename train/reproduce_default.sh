@@ -11,7 +11,7 @@
 #      weights of the shipped bundles' teachers; for CPUs where training it would take hours),
 #      TEACHER2=train|packed (the second-stage teacher; default: as TEACHER; packed uses the committed teacher of
 #      TEACHER2_RECIPE, train/checkpoints/default-teacher-NAME for train/recipes/teacher-tune-NAME.json:
-#      default-teacher-intonation for the default, the fourth build's; a recipe with no committed teacher is refused
+#      default-teacher-intonation-long for the default, the tenth build's; a recipe with no committed teacher is refused
 #      before any work),
 #      STUDENT=train|packed (the first-stage student, VOICES=all; packed: rebuilt exactly, by
 #      `python -m slap_edge.train.from_bundle`, from train/checkpoints/default-student-v3, the third build's float32
@@ -22,7 +22,8 @@
 #      with the old log-mels' affine fit on the new ones, fitted on the corpus' first clips, every other weight
 #      copied); STUDENT2_RECIPE must then have the same front end (e.g.
 #      train/recipes/default-student-v3-128mel.json with train/recipes/student-distil-on-128mel.json: 128 mels).
-#      SOUP_WITH (VOICES=all; empty by default): a committed student graph folder (audio_fp32.onnx + manifest.json,
+#      SOUP_WITH (VOICES=all; default train/checkpoints/default-student-v4, SOUP_WEIGHT 0.25, the tenth build's;
+#      SOUP_WITH= turns it off): a committed student graph folder (audio_fp32.onnx + manifest.json,
 #      e.g. train/checkpoints/default-student-v4, the fourth build's student) to average the second-stage student
 #      with (`python -m slap_edge.train.soup`, weight SOUP_WEIGHT on the second-stage student, default 0.5); the
 #      graph is rebuilt into a run by `from_bundle` with SOUP_TEACHER (the teacher it was distilled from) and
@@ -36,6 +37,8 @@
 #    --intonation vocoder`, seed SEED+1, 3/5 the clips and speakers, ids prefixed "in") is merged in; the teacher
 #    trains on from its weights (TEACHER2_RECIPE), then the student from its weights, distilled from that teacher
 #    (STUDENT2_RECIPE). See experiments/results/intonation-tune/.
+# 3. The soup (the tenth build): the second-stage student averaged in weight space with the fourth build's student
+#    (SOUP_WITH, SOUP_WEIGHT). See experiments/student-soup/ and benchmarks/results/default-bundle-v10/.
 # VOICES=espeak trains on the espeak-ng-only corpus alone, in one stage.
 #
 # Every stage is step-based and resumable: run the script again after an interruption and it continues where it
@@ -52,9 +55,14 @@ case "$VOICES" in
        HOLDOUT=${HOLDOUT:-voice=mb-us1,voice=mb-us3,voice=mb-fr4,voice=mb-fr1,voice=mb-de5,voice=mb-nl2}
        OUT=${OUT:-slap_edge/assets/default}
        STUDENT_RECIPE=${STUDENT_RECIPE:-train/recipes/default-student-v3.json}
-       TEACHER2_RECIPE=${TEACHER2_RECIPE-train/recipes/teacher-tune-intonation.json}
-       STUDENT2_RECIPE=${STUDENT2_RECIPE-train/recipes/student-distil-on.json}
+       TEACHER2_RECIPE=${TEACHER2_RECIPE-train/recipes/teacher-tune-intonation-long.json}
+       STUDENT2_RECIPE=${STUDENT2_RECIPE-train/recipes/student-distil-on-s2.json}
        STUDENT2_DATA=${STUDENT2_DATA:-intonation}
+       # The tenth build's soup: the fourth build's student (committed graph), weight 0.75, with this chain's
+       # second-stage student, 0.25. SOUP_WITH= (empty) leaves the second-stage student as it is.
+       SOUP_WITH=${SOUP_WITH-train/checkpoints/default-student-v4}
+       SOUP_TEACHER=${SOUP_TEACHER-train/checkpoints/default-teacher-intonation}
+       SOUP_WEIGHT=${SOUP_WEIGHT-0.25}
        PACKED_TEACHER=train/checkpoints/default-teacher-merged
        PACKED_STUDENT=train/checkpoints/default-student-v3
        # The committed second-stage teacher of train/recipes/teacher-tune-NAME.json: default-teacher-NAME.
@@ -81,7 +89,8 @@ TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
 # it on the corpus with the intonation corpus merged in; real merges the real-voice training speech (Debian packages:
 # benchmarks/real_voice_dev.sh, which needs `apt-get update` once) into the first stage's corpus; corpus uses that
 # corpus alone. VOICES=espeak has no second stage unless STUDENT2_RECIPE names one. TEACHER2_RECIPE= (empty) and
-# STUDENT2_RECIPE= (empty) give VOICES=all the third build's one-stage chain.
+# STUDENT2_RECIPE= (empty) with SOUP_WITH= give VOICES=all the third build's one-stage chain; TEACHER2_RECIPE=
+# train/recipes/teacher-tune-intonation.json STUDENT2_RECIPE=train/recipes/student-distil-on.json SOUP_WITH= the fourth.
 STUDENT2_RECIPE=${STUDENT2_RECIPE-}
 STUDENT2_DATA=${STUDENT2_DATA:-real}
 TEACHER=${TEACHER:-train}

@@ -183,6 +183,21 @@ def _training_summary(corpus: str, steps: int | None) -> dict[str, Any]:
     return summary
 
 
+def _describe_soup_teachers(run_dir: Path) -> str | None:
+    """A soup's teachers (slap_edge.train.soup): each input's teacher with the input's weight."""
+
+    from slap_edge.train.checkpoint import read_run_config
+
+    parts = []
+    for entry in json.loads((run_dir / "soup.json").read_text())["runs"]:
+        if not (Path(entry["run"]) / "config.json").is_file():
+            return None
+        recipe = read_run_config(Path(entry["run"])).recipe
+        teacher = recipe.task_options.get("teacher") if recipe.task == "distill" else None
+        parts.append(f"{entry['weight']:g} x {_describe_teacher(Path(teacher)) if teacher else 'none'}")
+    return "soup of students distilled from: " + "; ".join(parts)
+
+
 def _describe_teacher(run_dir: Path) -> str:
     """The teacher as a device maker reads it (model name, run folder name, steps), not a path on the build machine."""
     from slap_edge.train.checkpoint import read_run_config, read_state
@@ -210,10 +225,13 @@ def _load_source(run_or_model: str | Path | SlapModel) -> _Source:
             ) from exc
         recipe = run_config.recipe
         teacher = recipe.task_options.get("teacher") if recipe.task == "distill" else None
+        described = _describe_teacher(Path(teacher)) if teacher else None
+        if (run_dir / "soup.json").is_file():
+            described = _describe_soup_teachers(run_dir) or described
         return _Source(
             model=model,
             name=model.config.name,
-            teacher=_describe_teacher(Path(teacher)) if teacher else None,
+            teacher=described,
             training_data=_training_summary(run_config.data, step if isinstance(step, int) else None),
             run_dir=run_dir,
         )

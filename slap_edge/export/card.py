@@ -202,7 +202,9 @@ def training_section(teacher_run: Path, student_run: Path, corpus: Path, holdout
             f"lr {recipe.lr}, seed {recipe.seed}"
             + (f", held-out voices excluded: {', '.join(config.exclude)}" if config.exclude else "")
         )
-        if Path(config.data).resolve() != corpus.resolve():
+        if str(config.data).startswith("bundle:"):
+            lines.append(f"  - rebuilt from the float32 graph of `{Path(str(config.data)[7:]).name}` (`from_bundle`)")
+        elif Path(config.data).resolve() != corpus.resolve():
             train = _train_records(config.data)
             kinds: dict[str, int] = {}
             for rec in train:

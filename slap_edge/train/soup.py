@@ -9,8 +9,9 @@ share their start, which the runs' ``init.json`` chains show and this tool check
     python -m slap_edge.train.soup RUN_A RUN_B [--weight-b 0.5] --out RUN_OUT
 
 Every run must be finished (its recipe's last step), build the same model config and hold the same tensor names and
-shapes; a run that differs is refused, naming it and what differs. The output is a finished run of RUN_A's run config
-(so ``export``, ``eval`` and ``distill --init-from`` take it) with ``soup.json``: the inputs, their weights and the
+shapes; a run that differs is refused, naming it and what differs. The output is a finished run with the last run's
+run config (give last the run trained on the corpus the soup is described by: its teacher and data name the bundle's;
+``export``, ``eval`` and ``distill --init-from`` take it) with ``soup.json``: the inputs, their weights and the
 sha256 of each input's weights. Float tensors are averaged in float64 and stored in their own dtype; integer tensors
 (counters, buffers) must be equal in every run, else it fails naming the tensor.
 """
@@ -92,7 +93,7 @@ def soup(runs: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
             averaged[name] = tensor
     model = SlapModel(configs[0].model)
     model.load_state_dict(averaged)
-    save_finished_run(out, model, configs[0])
+    save_finished_run(out, model, configs[-1])
     info = {
         "runs": [
             {
@@ -104,7 +105,7 @@ def soup(runs: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
             }
             for r, w in zip(runs, weights, strict=True)
         ],
-        "note": "float tensors averaged in float64 with these weights; the run config is the first run's",
+        "note": "float tensors averaged in float64 with these weights; the run config is the last run's",
     }
     (out / SOUP_NAME).write_text(json.dumps(info, indent=2) + "\n")
     return info
