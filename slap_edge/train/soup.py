@@ -19,25 +19,18 @@ sha256 of each input's weights. Float tensors are averaged in float64 and stored
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from slap_edge.fingerprints import sha256_file
 
 SOUP_NAME = "soup.json"
 
 
 class SoupError(ValueError):
     """Runs that cannot be averaged; the message names the run and what differs."""
-
-
-def _weights_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _state(run: Path) -> dict[str, Any]:
@@ -99,9 +92,9 @@ def soup(runs: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
             {
                 "run": str(r),
                 "weight": w,
-                "weights_sha256": _weights_sha256(r / "model.safetensors")
+                "weights_sha256": sha256_file(r / "model.safetensors")
                 if (r / "model.safetensors").is_file()
-                else _weights_sha256(r / "trained.safetensors"),
+                else sha256_file(r / "trained.safetensors"),
             }
             for r, w in zip(runs, weights, strict=True)
         ],
