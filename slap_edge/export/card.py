@@ -130,7 +130,7 @@ def run_stages(label: str, run: Path) -> list[tuple[str, Path, dict[str, Any] | 
     soup_path = run / "soup.json"
     if soup_path.is_file():
         # A weight-space average of runs (slap_edge.train.soup): the soup, then each input's own stages.
-        stages.append((f"{label} (soup)", run, None))
+        stages.append((label, run, None))
         for i, entry in enumerate(json.loads(soup_path.read_text())["runs"], 1):
             if Path(entry["run"]).is_dir():
                 stages += run_stages(f"{label} (soup input {i}, weight {entry['weight']:g})", Path(entry["run"]))

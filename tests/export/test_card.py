@@ -131,7 +131,7 @@ def test_a_soup_student_names_its_inputs(tmp_path: Path, corpus: Path) -> None:
     record = build_record(teacher, soup, data, [], [], [])
     assert list(record["runs"]) == [
         "teacher",
-        "student (soup)",
+        "student",
         "student (soup input 1, weight 0.75)",
         "student (soup input 2, weight 0.25)",
     ]
