@@ -270,9 +270,10 @@ if [ -n "${SOUP_WITH:-}" ]; then
   [ -f "$WORK/soup-with/from_bundle.json" ] || { rm -rf "$WORK/soup-with"
     "$PY" -m slap_edge.train.from_bundle "$SOUP_WITH" --teacher "$SOUP_TEACHER" --recipe "$SOUP_RECIPE" \
       --out "$WORK/soup-with"; }
-  SOUP="$WORK/soup-$(basename "$SOUP_WITH")-w${SOUP_WEIGHT:-0.5}"
+  SOUP_WEIGHT=${SOUP_WEIGHT:-0.5}
+  SOUP="$WORK/soup-$(basename "$SOUP_WITH")-w$SOUP_WEIGHT"
   [ -f "$SOUP/soup.json" ] || "$PY" -m slap_edge.train.soup "$WORK/soup-with" "$STUDENT_RUN" \
-    --weight "$("$PY" -c "print(1 - ${SOUP_WEIGHT:-0.5})")" --weight "${SOUP_WEIGHT:-0.5}" --out "$SOUP"
+    --weight "$("$PY" -c "print(1 - $SOUP_WEIGHT)")" --weight "$SOUP_WEIGHT" --out "$SOUP"
   STUDENT_RUN="$SOUP"
   RECIPES+=(--recipe "$SOUP_RECIPE")
 fi

@@ -184,18 +184,20 @@ def _training_summary(corpus: str, steps: int | None) -> dict[str, Any]:
 
 
 def _describe_soup_teachers(run_dir: Path) -> str | None:
-    """A soup's teachers (slap_edge.train.soup): each input's teacher with the input's weight."""
+    """A soup's teachers (slap_edge.train.soup): each input's teacher with its weight; None for a run that is not a
+    soup or whose inputs are not on disk."""
 
     from slap_edge.train.checkpoint import read_run_config
+    from slap_edge.train.soup import read_soup
 
     parts = []
-    for entry in json.loads((run_dir / "soup.json").read_text())["runs"]:
-        if not (Path(entry["run"]) / "config.json").is_file():
+    for source, weight in read_soup(run_dir) or []:
+        if not (source / "config.json").is_file():
             return None
-        recipe = read_run_config(Path(entry["run"])).recipe
+        recipe = read_run_config(source).recipe
         teacher = recipe.task_options.get("teacher") if recipe.task == "distill" else None
-        parts.append(f"{entry['weight']:g} x {_describe_teacher(Path(teacher)) if teacher else 'none'}")
-    return "soup of students distilled from: " + "; ".join(parts)
+        parts.append(f"{weight:g} x {_describe_teacher(Path(teacher)) if teacher else 'none'}")
+    return "soup of students distilled from: " + "; ".join(parts) if parts else None
 
 
 def _describe_teacher(run_dir: Path) -> str:
@@ -226,8 +228,7 @@ def _load_source(run_or_model: str | Path | SlapModel) -> _Source:
         recipe = run_config.recipe
         teacher = recipe.task_options.get("teacher") if recipe.task == "distill" else None
         described = _describe_teacher(Path(teacher)) if teacher else None
-        if (run_dir / "soup.json").is_file():
-            described = _describe_soup_teachers(run_dir) or described
+        described = _describe_soup_teachers(run_dir) or described
         return _Source(
             model=model,
             name=model.config.name,

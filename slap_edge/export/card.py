@@ -16,6 +16,7 @@ from slap_edge.bundle_reader import MANIFEST, MODEL_CARD, load_bundle
 from slap_edge.eval.report import report_markdown
 from slap_edge.export.onnx import ExportError
 from slap_edge.fingerprints import HASH_FORMATS, sha256_file, sha256_json, suite_fingerprint
+from slap_edge.train.soup import read_soup
 
 if TYPE_CHECKING:
     from slap_edge.export.bundle_writer import ExportReport
@@ -127,13 +128,13 @@ def run_stages(label: str, run: Path) -> list[tuple[str, Path, dict[str, Any] | 
     """``(label, run folder, init.json or None)`` of a run and of every run it started from (``--init-from``), last
     stage first: a student distilled on in a second stage names its first stage too."""
     stages: list[tuple[str, Path, dict[str, Any] | None]] = []
-    soup_path = run / "soup.json"
-    if soup_path.is_file():
+    inputs = read_soup(run)
+    if inputs is not None:
         # A weight-space average of runs (slap_edge.train.soup): the soup, then each input's own stages.
         stages.append((label, run, None))
-        for i, entry in enumerate(json.loads(soup_path.read_text())["runs"], 1):
-            if Path(entry["run"]).is_dir():
-                stages += run_stages(f"{label} (soup input {i}, weight {entry['weight']:g})", Path(entry["run"]))
+        for i, (source, weight) in enumerate(inputs, 1):
+            if source.is_dir():
+                stages += run_stages(f"{label} (soup input {i}, weight {weight:g})", source)
         return stages
     seen: set[Path] = set()
     while run.resolve() not in seen:
@@ -170,16 +171,16 @@ def training_section(teacher_run: Path, student_run: Path, corpus: Path, holdout
         entry["voices"].add(rec.voice)
     synth = json.loads((corpus / "synth.json").read_text()) if (corpus / "synth.json").is_file() else {}
     lines = ["## Training", ""]
-    soup_path = student_run / "soup.json"
-    if soup_path.is_file():
+    inputs = read_soup(student_run)
+    if inputs is not None:
         parts = []
-        for entry in json.loads(soup_path.read_text())["runs"]:
-            src = Path(entry["run"]) / "from_bundle.json"
+        for source, weight in inputs:
+            src = source / "from_bundle.json"
             origin = ""
             if src.is_file():
                 fb = json.loads(src.read_text())
                 origin = f": {fb['model_id']} rebuilt from `{fb['bundle']}`, distilled from `{fb['teacher']}`"
-            parts.append(f"`{Path(entry['run']).name}` (weight {entry['weight']:g}{origin})")
+            parts.append(f"`{source.name}` (weight {weight:g}{origin})")
         lines.append(
             "- student: the weight-space average (`python -m slap_edge.train.soup`) of " + ", ".join(parts) + "; "
             "its inputs' stages follow"

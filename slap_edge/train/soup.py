@@ -4,9 +4,9 @@ Students fine-tuned from the same starting weights (two second-stage students di
 from different teachers) stay in one basin of the loss, and the average of their weights is often a model that keeps
 what each learned (Wortsman et al. 2022, "Model soups", arXiv 2203.05482). A distilled student's text tower is its
 teacher's, frozen; averaged likewise, it stays aligned with the averaged audio tower only as far as the teachers
-share their start, which the runs' ``init.json`` chains show and this tool checks.
+share their start (the runs' ``init.json`` chains show it; this tool does not check it).
 
-    python -m slap_edge.train.soup RUN_A RUN_B [--weight-b 0.5] --out RUN_OUT
+    python -m slap_edge.train.soup RUN_A RUN_B [--weight 0.75 --weight 0.25] --out RUN_OUT
 
 Every run must be finished (its recipe's last step), build the same model config and hold the same tensor names and
 shapes; a run that differs is refused, naming it and what differs. The output is a finished run with the last run's
@@ -33,16 +33,23 @@ class SoupError(ValueError):
     """Runs that cannot be averaged; the message names the run and what differs."""
 
 
-def _state(run: Path) -> dict[str, Any]:
-    """A finished run's weights as a state dict (packed runs included), checked complete."""
+def read_soup(run_dir: Path) -> list[tuple[Path, float]] | None:
+    """A soup run's inputs and their weights, from its ``soup.json``; ``None`` for a run that is not a soup."""
+    path = Path(run_dir) / SOUP_NAME
+    if not path.is_file():
+        return None
+    return [(Path(entry["run"]), float(entry["weight"])) for entry in json.loads(path.read_text())["runs"]]
+
+
+def _load(run: Path) -> Any:
+    """A finished run's model (packed runs included), checked complete."""
     from slap_edge.train.checkpoint import CheckpointError, check_run_complete, load_run
 
     try:
         check_run_complete(run)
-        model, _ = load_run(run)
+        return load_run(run)[0]
     except CheckpointError as exc:
         raise SoupError(f"{run}: {exc}") from exc
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def soup(runs: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
@@ -50,7 +57,6 @@ def soup(runs: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
     import torch
 
     from slap_edge.config import to_dict
-    from slap_edge.models.slap import SlapModel
     from slap_edge.train.checkpoint import read_run_config, save_finished_run
 
     if len(runs) < 2 or len(runs) != len(weights):
@@ -63,7 +69,8 @@ def soup(runs: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
     for run, config in zip(runs[1:], configs[1:], strict=True):
         if to_dict(config.model) != to_dict(configs[0].model):
             raise SoupError(f"{run}: its model config differs from {runs[0]}'s; only runs of one model can be averaged")
-    states = [_state(r) for r in runs]
+    models = [_load(r) for r in runs]
+    states = [m.state_dict() for m in models]
     base = states[0]
     for run, state in zip(runs[1:], states[1:], strict=True):
         if set(state) != set(base):
@@ -84,7 +91,8 @@ def soup(runs: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
                 if not torch.equal(state[name], tensor):
                     raise SoupError(f"{run}: integer tensor {name} differs from {runs[0]}'s and cannot be averaged")
             averaged[name] = tensor
-    model = SlapModel(configs[0].model)
+    # The first run's model (built from the same model config) takes the averaged weights: no fourth model is built.
+    model = models[0]
     model.load_state_dict(averaged)
     save_finished_run(out, model, configs[-1])
     info = {
