@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import http.server
 import json
 import shutil
@@ -74,7 +75,11 @@ class Mosquitto:
         conf = folder / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {folder}/\nautosave_interval 1\n"
+            f"persistence_location {folder}/\nautosave_interval 1\nlog_dest file {folder}/mosquitto.log\n"
+            # Run as root, mosquitto switches to the user "mosquitto", which cannot write a root-owned 0700 test folder:
+            # its persistence (and log) silently fail, the subscriber's session is lost over a restart, and what the
+            # sink re-sends before the subscriber is back is dropped. Stay the user we are.
+            f"user {getpass.getuser()}\n"
         )
         self.conf = conf
 
@@ -93,6 +98,8 @@ class Mosquitto:
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                if not (self.folder / "mosquitto.log").is_file():
+                    raise RuntimeError(f"mosquitto cannot write its folder {self.folder} (no log, so no persistence)")
                 return
             except OSError:
                 time.sleep(0.05)
