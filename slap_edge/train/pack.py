@@ -9,6 +9,11 @@ hash the same, then loads the stored ones: the model equals the original run's b
 what differs.
 
     python -m slap_edge.train.pack RUN OUT      # pack a finished run (refuses an unfinished one)
+    python -m slap_edge.train.pack RUN OUT --init-from DIR   # ... whose start now lives in DIR (checked by sha256)
+
+A run trained on from another (``--init-from``) keeps its ``init.json``, so a model card still names the first stage.
+Its ``init_from`` is where that start was on the training machine (often a work folder); ``--init-from`` restates it
+as a folder that holds the same weights now (a committed packed run), refusing one whose weights hash otherwise.
 
 ``slap-edge distill --teacher``, ``eval --model`` and ``export --model`` take a packed run like any run folder. A
 packed run cannot be resumed (it has no optimizer state): it is a finished model.
@@ -63,13 +68,36 @@ def frozen_keys(state: dict[str, torch.Tensor]) -> list[str]:
     return [k for k in state if k.startswith("text_encoder.bert.")]
 
 
-def pack_run(run_dir: str | Path, out: str | Path, allow_partial: bool = False) -> dict[str, object]:
-    """Write the packed form of ``run_dir`` into ``out`` (a new folder); returns what ``pack.json`` records."""
+def restate_init(init: dict[str, object], init_from: str | Path, where: str | Path) -> dict[str, object]:
+    """``init`` (a run's init.json) with ``init_from`` restated as ``init_from``, a run folder (trained or packed)
+    whose weights file hashes as the recorded start did; ``where`` names the init.json in errors."""
+    from slap_edge.fingerprints import sha256_file
+    from slap_edge.train.checkpoint import MODEL_NAME
+
+    init_from = Path(init_from)
+    weights = init_from / MODEL_NAME if (init_from / MODEL_NAME).is_file() else init_from / PACKED_NAME
+    if not weights.is_file():
+        raise PackError(f"--init-from {init_from}: no {MODEL_NAME} or {PACKED_NAME} (not a run folder)")
+    digest = sha256_file(weights)
+    if digest != init.get("sha256") or weights.name != init.get("weights"):
+        raise PackError(
+            f"--init-from {init_from}: {weights.name} sha256 {digest[:12]}..., but {where} records the start as "
+            f"{init.get('weights')} sha256 {str(init.get('sha256'))[:12]}... ({init.get('init_from')}); not the same start"
+        )
+    return {**init, "init_from": str(init_from), "restated_from": init.get("init_from")}
+
+
+def pack_run(
+    run_dir: str | Path, out: str | Path, allow_partial: bool = False, init_from: str | Path | None = None
+) -> dict[str, object]:
+    """Write the packed form of ``run_dir`` into ``out`` (a new folder); returns what ``pack.json`` records. The run's
+    ``init.json`` goes with it, its start restated as ``init_from`` where given (see `restate_init`)."""
     import torch
     from safetensors.torch import load_file, save_file
 
     from slap_edge.train.checkpoint import (
         CONFIG_NAME,
+        INIT_NAME,
         METRICS_NAME,
         MODEL_NAME,
         STATE_NAME,
@@ -82,6 +110,11 @@ def pack_run(run_dir: str | Path, out: str | Path, allow_partial: bool = False) 
         raise PackError(f"{run_dir}: no {MODEL_NAME} (not a run folder with a checkpoint)")
     if out.exists():
         raise PackError(f"{out} exists; pack into a new folder")
+    init = json.loads((run_dir / INIT_NAME).read_text()) if (run_dir / INIT_NAME).is_file() else None
+    if init_from is not None:
+        if init is None:
+            raise PackError(f"{run_dir}: no {INIT_NAME} (a run not started from another); --init-from has no place")
+        init = restate_init(init, init_from, run_dir / INIT_NAME)
     step, steps = check_run_complete(run_dir, allow_partial=allow_partial)
     trained = load_file(str(run_dir / MODEL_NAME))
     fresh = _fresh_state(run_dir)
@@ -114,6 +147,8 @@ def pack_run(run_dir: str | Path, out: str | Path, allow_partial: bool = False) 
     state = read_state(run_dir)
     (tmp / STATE_NAME).write_text(json.dumps(state, indent=2) + "\n")
     (tmp / PACK_INFO_NAME).write_text(json.dumps(info, indent=2) + "\n")
+    if init is not None:
+        (tmp / INIT_NAME).write_text(json.dumps(init, indent=1) + "\n")
     tmp.rename(out)
     return info
 
@@ -164,11 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=Path, help="a finished run folder (config.json, model.safetensors, state.json)")
     parser.add_argument("out", type=Path, help="a new folder for the packed run")
     parser.add_argument("--allow-partial", action="store_true", help="pack a run stopped before its last step")
+    parser.add_argument(
+        "--init-from", type=Path, help="where the run's start (its init.json) lives now; checked by sha256"
+    )
     args = parser.parse_args(argv)
     from slap_edge.train.checkpoint import CheckpointError
 
     try:
-        info = pack_run(args.run, args.out, allow_partial=args.allow_partial)
+        info = pack_run(args.run, args.out, allow_partial=args.allow_partial, init_from=args.init_from)
     except (PackError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

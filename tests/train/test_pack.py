@@ -86,3 +86,32 @@ def test_eval_takes_a_packed_run(finished_run: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(original.embed_text(["a child speaking"]), packed.embed_text(["a child speaking"]))
     with pytest.raises(ValueError, match=r"a packed run \(state.json and trained.safetensors"):
         load_embedding_source(tmp_path)
+
+
+def test_a_second_stage_keeps_its_start_when_packed(
+    finished_run: Path,
+    tone_corpus: Path,
+    tmp_path: Path,
+    short_recipe: Callable[..., TrainRecipe],
+) -> None:
+    # A run trained on from another keeps init.json in its packed form (a model card names the first stage from it);
+    # --init-from restates the start as a folder with the same weights, and refuses one with other weights.
+    recipe = short_recipe(
+        "teacher-tiny", steps=2, model_overrides={"text": {"trainable_layers": 1}}, init_from=str(finished_run)
+    )
+    train(recipe, tone_corpus, tmp_path / "stage2", cache_dir=tmp_path / "cache", progress=False)
+    original = json.loads((tmp_path / "stage2" / "init.json").read_text())
+    pack_run(tmp_path / "stage2", tmp_path / "p-plain")
+    assert json.loads((tmp_path / "p-plain" / "init.json").read_text()) == original
+    pack_run(finished_run, tmp_path / "p-start")
+    with pytest.raises(PackError, match="sha256"):  # a packed start stores other bytes than the run it came from
+        pack_run(tmp_path / "stage2", tmp_path / "p-wrong", init_from=tmp_path / "p-start")
+    assert not (tmp_path / "p-wrong").exists()
+    copy = tmp_path / "start-copy"
+    shutil.copytree(finished_run, copy)
+    assert main([str(tmp_path / "stage2"), str(tmp_path / "p-moved"), "--init-from", str(copy)]) == 0
+    moved = json.loads((tmp_path / "p-moved" / "init.json").read_text())
+    assert moved["init_from"] == str(copy) and moved["restated_from"] == original["init_from"]
+    assert moved["sha256"] == original["sha256"]
+    with pytest.raises(PackError, match="no init.json"):
+        pack_run(finished_run, tmp_path / "p-none", init_from=copy)
