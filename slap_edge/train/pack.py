@@ -82,7 +82,8 @@ def restate_init(init: dict[str, object], init_from: str | Path, where: str | Pa
     if digest != init.get("sha256") or weights.name != init.get("weights"):
         raise PackError(
             f"--init-from {init_from}: {weights.name} sha256 {digest[:12]}..., but {where} records the start as "
-            f"{init.get('weights')} sha256 {str(init.get('sha256'))[:12]}... ({init.get('init_from')}); not the same start"
+            f"{init.get('weights')} sha256 {str(init.get('sha256'))[:12]}... ({init.get('init_from')}); "
+            "not the same start"
         )
     return {**init, "init_from": str(init_from), "restated_from": init.get("init_from")}
 
