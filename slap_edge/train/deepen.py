@@ -5,14 +5,15 @@ of each branch (``attn.proj`` and ``mlp.fc2``, weights and biases) at zero a blo
 here are such blocks, placed after the trained ones (before the final norm), with every other weight copied bit for
 bit, so the deeper student embeds exactly as its source does and ``slap-edge distill --init-from`` trains the new
 blocks on from there (the gradient reaches the zeroed projections at the first step, the rest of each new block from
-the second). The new blocks' other weights (norms, qkv, fc1) keep the model's own initialisation under the recipe's
-seed, so the result is deterministic.
+the second). The new blocks' other weights (norms, qkv, fc1) keep the model's own initialisation under ``--seed``
+(default 0, not the recipe's seed), so two runs of one architecture grown alike get the same new blocks: a soup of
+them averages like with like.
 
 The result is checked before it is written: on speech-like test signals and on clips of the check data, the deeper
 student's embeddings must equal the source's (mean cosine >= MIN_COSINE, numerically the same function), else it fails
 naming the figure. ``deepen.json`` records the source run, the sha256 of its weights, the depths and the agreement.
 
-    python -m slap_edge.train.deepen RUN --recipe RECIPE --out RUN_OUT [--check-data CORPUS_OR_AUDIO]
+    python -m slap_edge.train.deepen RUN --recipe RECIPE --out RUN_OUT [--check-data CORPUS_OR_AUDIO] [--seed N]
 
 ``RECIPE`` is the source run's recipe naming a model config that differs from the run's only in its name and
 ``audio.depth`` (larger), e.g. ``student-vit-nano-d4`` for the three-block ``student-vit-nano``.
@@ -47,7 +48,7 @@ def block_key(key: str) -> tuple[str, int, str] | None:
 
 
 def deepen_run(
-    run: str | Path, recipe_path: str | Path, out: str | Path, check_data: str | Path | None = None
+    run: str | Path, recipe_path: str | Path, out: str | Path, check_data: str | Path | None = None, seed: int = 0
 ) -> dict[str, Any]:
     """Write the run folder ``out`` from the finished run ``run``; returns what ``deepen.json`` records."""
     import numpy as np
@@ -98,7 +99,7 @@ def deepen_run(
     if new_depth <= old_depth:
         raise DeepenError(f"{recipe_path}: audio.depth {new_depth} must exceed the run's {old_depth}")
 
-    torch.manual_seed(recipe.seed)
+    torch.manual_seed(seed)
     model = SlapModel(new_config)
     old_state = old_model.state_dict()
     new_state = model.state_dict()
@@ -146,6 +147,7 @@ def deepen_run(
         "source_weights_sha256": sha256_file(weights),
         "recipe": str(recipe_path),
         "depth": [old_depth, new_depth],
+        "seed": seed,
         "zeroed": zeroed,
         "check_data": None if check_data is None else str(check_data),
         "embedding_agreement": {k: {"mean_cosine": c, "max_abs_diff": d} for k, (c, d) in checks.items()},
@@ -166,9 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", required=True, help="the run's recipe naming the deeper model config")
     parser.add_argument("--out", required=True, help="new run folder")
     parser.add_argument("--check-data", help="corpus folder or audio file whose first windows check the agreement")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the new blocks' initial weights (default 0)")
     args = parser.parse_args(argv)
     try:
-        record = deepen_run(args.run, args.recipe, args.out, args.check_data)
+        record = deepen_run(args.run, args.recipe, args.out, args.check_data, args.seed)
     except (DeepenError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
