@@ -22,6 +22,11 @@
 #      with the old log-mels' affine fit on the new ones, fitted on the corpus' first clips, every other weight
 #      copied); STUDENT2_RECIPE must then have the same front end (e.g.
 #      train/recipes/default-student-v3-128mel.json with train/recipes/student-distil-on-128mel.json: 128 mels).
+#      DEEPEN_RECIPE (VOICES=all; empty by default): before the second stage, grow the first-stage student by identity
+#      blocks to this recipe's model (`python -m slap_edge.train.deepen`: new blocks after the trained ones, their
+#      branch output projections at zero, same embeddings); STUDENT2_RECIPE must name the same model (e.g.
+#      train/recipes/default-student-v3-d4.json with train/recipes/student-distil-on-d4-s2.json: four blocks), and
+#      with a soup SOUP_DEEPEN_RECIPE grows SOUP_WITH's student alike (e.g. train/recipes/student-distil-on-d4.json).
 #      SOUP_WITH (VOICES=all; default train/checkpoints/default-student-v4, SOUP_WEIGHT 0.25, the tenth build's;
 #      SOUP_WITH= turns it off): a committed student graph folder (audio_fp32.onnx + manifest.json,
 #      e.g. train/checkpoints/default-student-v4, the fourth build's student) to average the second-stage student
@@ -117,6 +122,15 @@ fi
 if [ -n "${CARRY_RECIPE:-}" ] && { [ -z "$STUDENT2_RECIPE" ] || [ ! -f "$CARRY_RECIPE" ]; }; then
   echo "CARRY_RECIPE=$CARRY_RECIPE: needs an existing recipe file and a second stage (STUDENT2_RECIPE) to train the" \
     "carried student on" >&2; exit 2
+fi
+if [ -n "${DEEPEN_RECIPE:-}" ] && { [ -z "$STUDENT2_RECIPE" ] || [ ! -f "$DEEPEN_RECIPE" ] || [ -n "${CARRY_RECIPE:-}" ] \
+     || { [ -n "${SOUP_WITH:-}" ] && [ ! -f "${SOUP_DEEPEN_RECIPE:-none}" ]; }; }; then
+  echo "DEEPEN_RECIPE=$DEEPEN_RECIPE: needs an existing recipe file, a second stage (STUDENT2_RECIPE) to train the" \
+    "grown student on, no CARRY_RECIPE, and with SOUP_WITH a SOUP_DEEPEN_RECIPE file to grow its student alike" >&2
+  exit 2
+fi
+if [ -n "${SOUP_DEEPEN_RECIPE:-}" ] && [ -z "${DEEPEN_RECIPE:-}" ]; then
+  echo "SOUP_DEEPEN_RECIPE=$SOUP_DEEPEN_RECIPE: only with DEEPEN_RECIPE (both students grown alike)" >&2; exit 2
 fi
 if [ -n "${SOUP_WITH:-}" ] && { [ ! -f "$SOUP_WITH/audio_fp32.onnx" ] || [ -z "$STUDENT2_RECIPE" ] \
      || [ ! -f "${SOUP_TEACHER:-none}/config.json" ]; }; then
@@ -248,6 +262,13 @@ if [ -n "${CARRY_RECIPE:-}" ]; then
   STUDENT1_RUN="$WORK/student-carried"
   RECIPES+=(--recipe "$CARRY_RECIPE")
 fi
+if [ -n "${DEEPEN_RECIPE:-}" ]; then
+  [ -f "$WORK/student-deepened/deepen.json" ] || { rm -rf "$WORK/student-deepened"
+    "$PY" -m slap_edge.train.deepen "$WORK/student" --recipe "$DEEPEN_RECIPE" --check-data "$WORK/corpus" \
+      --out "$WORK/student-deepened"; }
+  STUDENT1_RUN="$WORK/student-deepened"
+  RECIPES+=(--recipe "$DEEPEN_RECIPE")
+fi
 if [ -n "$STUDENT2_RECIPE" ]; then
   case "$STUDENT2_DATA" in
     intonation) DATA2="$WORK/corpus-train2"; CARD_CORPUS="$DATA2" ;;
@@ -258,6 +279,7 @@ if [ -n "$STUDENT2_RECIPE" ]; then
     corpus) DATA2="$TRAIN" ;;
   esac
   S2=$WORK/student2-$STUDENT2_DATA; [ -z "${CARRY_RECIPE:-}" ] || S2=$S2-carried
+  [ -z "${DEEPEN_RECIPE:-}" ] || S2=$S2-deepened
   "$SE" distill --teacher "$TEACHER_RUN" --recipe "$STUDENT2_RECIPE" --data "$DATA2" --out "$S2" \
     --init-from "$STUDENT1_RUN" --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
     $([ -f "$S2/state.json" ] && echo --resume)
@@ -270,9 +292,17 @@ if [ -n "${SOUP_WITH:-}" ]; then
   [ -f "$WORK/soup-with/from_bundle.json" ] || { rm -rf "$WORK/soup-with"
     "$PY" -m slap_edge.train.from_bundle "$SOUP_WITH" --teacher "$SOUP_TEACHER" --recipe "$SOUP_RECIPE" \
       --out "$WORK/soup-with"; }
+  SOUP_INPUT="$WORK/soup-with"
+  if [ -n "${SOUP_DEEPEN_RECIPE:-}" ]; then
+    [ -f "$WORK/soup-with-deepened/deepen.json" ] || { rm -rf "$WORK/soup-with-deepened"
+      "$PY" -m slap_edge.train.deepen "$WORK/soup-with" --recipe "$SOUP_DEEPEN_RECIPE" --check-data "$WORK/corpus" \
+        --out "$WORK/soup-with-deepened"; }
+    SOUP_INPUT="$WORK/soup-with-deepened"
+    RECIPES+=(--recipe "$SOUP_DEEPEN_RECIPE")
+  fi
   SOUP_WEIGHT=${SOUP_WEIGHT:-0.5}
-  SOUP="$WORK/soup-$(basename "$SOUP_WITH")-w$SOUP_WEIGHT"
-  [ -f "$SOUP/soup.json" ] || "$PY" -m slap_edge.train.soup "$WORK/soup-with" "$STUDENT_RUN" \
+  SOUP="$WORK/soup-$(basename "$SOUP_WITH")-w$SOUP_WEIGHT"; [ -z "${SOUP_DEEPEN_RECIPE:-}" ] || SOUP=$SOUP-deepened
+  [ -f "$SOUP/soup.json" ] || "$PY" -m slap_edge.train.soup "$SOUP_INPUT" "$STUDENT_RUN" \
     --weight "$("$PY" -c "print(1 - $SOUP_WEIGHT)")" --weight "$SOUP_WEIGHT" --out "$SOUP"
   STUDENT_RUN="$SOUP"
   RECIPES+=(--recipe "$SOUP_RECIPE")

@@ -37,6 +37,18 @@ def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
             "needs an existing recipe file and a second stage",
         ),
         ({"CARRY_RECIPE": "train/recipes/no-such.json"}, "needs an existing recipe file and a second stage"),
+        (
+            {"DEEPEN_RECIPE": "train/recipes/no-such.json"},
+            "DEEPEN_RECIPE=train/recipes/no-such.json: needs an existing",
+        ),
+        (
+            {"DEEPEN_RECIPE": "train/recipes/default-student-v3-d4.json", "SOUP_DEEPEN_RECIPE": ""},
+            "with SOUP_WITH a SOUP_DEEPEN_RECIPE file to grow its student alike",
+        ),
+        (
+            {"SOUP_DEEPEN_RECIPE": "train/recipes/student-distil-on-d4.json"},
+            "SOUP_DEEPEN_RECIPE=train/recipes/student-distil-on-d4.json: only with DEEPEN_RECIPE",
+        ),
         ({"SOUP_WITH": "train/checkpoints/no-such"}, "SOUP_WITH=train/checkpoints/no-such: needs a student graph"),
         (
             {"SOUP_WITH": "train/checkpoints/default-student-v3", "SOUP_TEACHER": ""},
