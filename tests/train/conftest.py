@@ -143,3 +143,22 @@ def cut_recipe(name: str, **changes: Any) -> TrainRecipe:
 def short_recipe() -> Callable[..., TrainRecipe]:
     """`cut_recipe`, for tests: ``short_recipe("teacher-tiny", task_options={...})``."""
     return cut_recipe
+
+
+@pytest.fixture(scope="session")
+def rebuilt_first_stage_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The chain's first-stage student rebuilt once per session from its committed float32 graph
+    (train/checkpoints/default-student-v3, with its teacher default-teacher-merged), as `from_bundle` makes it.
+    Tests read it; they write their own runs elsewhere."""
+    from slap_edge.train.from_bundle import rebuild_student
+
+    checkpoints = RECIPES.parent / "checkpoints"
+    out = tmp_path_factory.mktemp("rebuilt") / "student"
+    record = rebuild_student(
+        checkpoints / "default-student-v3",
+        checkpoints / "default-teacher-merged",
+        RECIPES / "default-student-v3.json",
+        out,
+    )
+    assert record["max_abs_diff"] <= 1e-5
+    return out

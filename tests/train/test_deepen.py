@@ -11,21 +11,17 @@ import pytest
 
 from slap_edge.train.checkpoint import check_run_complete, init_from_run, load_run
 from slap_edge.train.deepen import DEEPEN_NAME, DeepenError, deepen_run, main
-from slap_edge.train.from_bundle import rebuild_student
 
 ROOT = Path(__file__).resolve().parents[2]
-TEACHER = ROOT / "train" / "checkpoints" / "default-teacher-merged"
-STUDENT_V3 = ROOT / "train" / "checkpoints" / "default-student-v3"
 RECIPES = ROOT / "train" / "recipes"
 DEMO = ROOT / "slap_edge" / "assets" / "demo" / "two_speakers.wav"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def runs(tmp_path_factory: pytest.TempPathFactory, rebuilt_first_stage_student: Path) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("deepen")
-    rebuild_student(STUDENT_V3, TEACHER, RECIPES / "default-student-v3.json", base / "d3")
-    deepen_run(base / "d3", RECIPES / "default-student-v3-d4.json", base / "d4", DEMO)
-    return base / "d3", base / "d4"
+    deepen_run(rebuilt_first_stage_student, RECIPES / "default-student-v3-d4.json", base / "d4", DEMO)
+    return rebuilt_first_stage_student, base / "d4"
 
 
 def test_the_deeper_student_embeds_as_its_source_and_trains_on(runs: tuple[Path, Path]) -> None:

@@ -19,11 +19,8 @@ RECIPES = ROOT / "train" / "recipes"
 
 
 @pytest.fixture(scope="module")
-def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("rebuilt") / "student"
-    record = rebuild_student(STUDENT_V3, TEACHER, RECIPES / "default-student-v3.json", out)
-    assert record["max_abs_diff"] <= 1e-5
-    return out
+def rebuilt(rebuilt_first_stage_student: Path) -> Path:
+    return rebuilt_first_stage_student  # tests/train/conftest.py: rebuild_student of STUDENT_V3 with TEACHER
 
 
 def test_the_rebuilt_student_embeds_exactly_as_the_bundle_and_is_a_finished_run(rebuilt: Path) -> None:

@@ -11,22 +11,18 @@ import numpy as np
 import pytest
 
 from slap_edge.train.checkpoint import check_run_complete, init_from_run, load_run
-from slap_edge.train.from_bundle import rebuild_student
 from slap_edge.train.inflate_mels import INFLATE_NAME, InflateError, inflate_run, main, mel_mixing
 
 ROOT = Path(__file__).resolve().parents[2]
-TEACHER = ROOT / "train" / "checkpoints" / "default-teacher-merged"
-STUDENT_V3 = ROOT / "train" / "checkpoints" / "default-student-v3"
 RECIPES = ROOT / "train" / "recipes"
 DEMO = ROOT / "slap_edge" / "assets" / "demo" / "two_speakers.wav"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def runs(tmp_path_factory: pytest.TempPathFactory, rebuilt_first_stage_student: Path) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("carry")
-    rebuild_student(STUDENT_V3, TEACHER, RECIPES / "default-student-v3.json", base / "s64")
-    inflate_run(base / "s64", RECIPES / "default-student-v3-128mel.json", base / "s128", DEMO)
-    return base / "s64", base / "s128"
+    inflate_run(rebuilt_first_stage_student, RECIPES / "default-student-v3-128mel.json", base / "s128", DEMO)
+    return rebuilt_first_stage_student, base / "s128"
 
 
 def test_the_filter_shape_prior_mixes_new_filters_into_each_old_one() -> None:
