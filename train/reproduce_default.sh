@@ -263,10 +263,14 @@ if [ -n "${CARRY_RECIPE:-}" ]; then
   RECIPES+=(--recipe "$CARRY_RECIPE")
 fi
 if [ -n "${DEEPEN_RECIPE:-}" ]; then
-  [ -f "$WORK/student-deepened/deepen.json" ] || { rm -rf "$WORK/student-deepened"
+  # Named by its depth (student-d4: four blocks), so a second stage distilled from it elsewhere resumes here.
+  DEPTH=$("$PY" -c 'import sys; from slap_edge.config import load_config; from slap_edge.train.config import TrainRecipe
+from slap_edge.models.registry import resolve_model_config as m; r = load_config(TrainRecipe, sys.argv[1])
+print(m(r.model, **r.model_overrides).audio.depth)' "$DEEPEN_RECIPE")
+  [ -f "$WORK/student-d$DEPTH/deepen.json" ] || { rm -rf "$WORK/student-d$DEPTH"
     "$PY" -m slap_edge.train.deepen "$WORK/student" --recipe "$DEEPEN_RECIPE" --check-data "$WORK/corpus" \
-      --out "$WORK/student-deepened"; }
-  STUDENT1_RUN="$WORK/student-deepened"
+      --out "$WORK/student-d$DEPTH"; }
+  STUDENT1_RUN="$WORK/student-d$DEPTH"
   RECIPES+=(--recipe "$DEEPEN_RECIPE")
 fi
 if [ -n "$STUDENT2_RECIPE" ]; then
