@@ -22,7 +22,6 @@ naming the figure. ``deepen.json`` records the source run, the sha256 of its wei
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -54,48 +53,14 @@ def deepen_run(
     import numpy as np
     import torch
 
-    from slap_edge.config import load_config
     from slap_edge.export.onnx import speech_like_waveforms
-    from slap_edge.fingerprints import sha256_file
-    from slap_edge.models.registry import resolve_model_config
     from slap_edge.models.slap import SlapModel
-    from slap_edge.train.checkpoint import (
-        MODEL_NAME,
-        check_run_complete,
-        config_differences,
-        load_run,
-        save_finished_run,
-    )
-    from slap_edge.train.config import RunConfig, TrainRecipe
-    from slap_edge.train.distill import recipe_with_teacher
     from slap_edge.train.inflate_mels import fit_windows
-    from slap_edge.train.pack import PACKED_NAME
-    from slap_edge.train.tasks import trained_model_config
+    from slap_edge.train.reshape import embedding_agreement, open_student, write_carried
 
-    run, out = Path(run), Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise DeepenError(f"{out} exists and is not empty; choose a new folder")
-    step, _ = check_run_complete(run)
-    old_model, old_run = load_run(run)
-    if "teacher" not in old_run.recipe.task_options:
-        raise DeepenError(f"{run}: not a distilled student (its recipe names no teacher)")
-    # As `distill` sets it: the source's teacher, and its text settings (a student's text tower is its teacher's).
-    recipe = recipe_with_teacher(
-        load_config(TrainRecipe, recipe_path), Path(old_run.recipe.task_options["teacher"]), old_run.model
-    )
-    new_config = trained_model_config(
-        recipe.task, recipe.task_options, resolve_model_config(recipe.model, **recipe.model_overrides)
-    )
-    old_config = old_run.model
-    if old_config.audio.kind != "vit":
-        raise DeepenError(f"{run}: audio kind {old_config.audio.kind!r}; only a ViT student is grown")
-    diff = [d for d in config_differences(old_config, new_config) if not d.startswith(("name ", "audio.depth"))]
-    if diff:
-        raise DeepenError(
-            f"{recipe_path}: the model differs from {run}'s in {', '.join(diff[:6])}; only the name and audio.depth "
-            "may change"
-        )
-    old_depth, new_depth = old_config.audio.depth, new_config.audio.depth
+    carry = open_student(run, recipe_path, out, ("audio.depth",), DeepenError)
+    old_model, new_config = carry.model, carry.new_config
+    old_depth, new_depth = carry.run_config.model.audio.depth, new_config.audio.depth
     if new_depth <= old_depth:
         raise DeepenError(f"{recipe_path}: audio.depth {new_depth} must exceed the run's {old_depth}")
 
@@ -119,32 +84,20 @@ def deepen_run(
             f"{len(ZEROED) * (new_depth - old_depth)}; the ViT's block layout is not the one this tool knows"
         )
     model.load_state_dict(new_state)
-    old_model.eval()
-    model.eval()
 
-    def agreement(x: Any) -> tuple[float, float]:
-        x = torch.as_tensor(x)
-        with torch.no_grad():
-            a, b = old_model.audio_export_module()(x), model.audio_export_module()(x)
-        cos = torch.nn.functional.cosine_similarity(a, b, dim=-1)
-        return float(cos.mean()), float((a - b).abs().max())
-
-    checks = {"speech_like": agreement(speech_like_waveforms(8, new_config.window_samples, seed=0))}
+    checks = {
+        "speech_like": embedding_agreement(old_model, model, speech_like_waveforms(8, new_config.window_samples, 0))
+    }
     if check_data is not None:
         windows = fit_windows(check_data, new_config.window_samples, new_config.frontend.sample_rate)[:32]
-        checks["check_data"] = agreement(np.ascontiguousarray(windows))
+        checks["check_data"] = embedding_agreement(old_model, model, np.ascontiguousarray(windows))
     for name, (cosine, _) in checks.items():
         if cosine < MIN_COSINE:
             raise DeepenError(
                 f"{run}: the deeper student's embedding agrees with the source's at mean cosine {cosine:.6f} on "
                 f"{name.replace('_', '-')} audio (< {MIN_COSINE}); the added blocks are not the identity"
             )
-    save_finished_run(out, model, RunConfig(model=new_config, recipe=recipe, data=f"deepened:{run.resolve()}"))
-    weights = run / MODEL_NAME if (run / MODEL_NAME).is_file() else run / PACKED_NAME
     record = {
-        "source_run": str(run),
-        "source_step": step,
-        "source_weights_sha256": sha256_file(weights),
         "recipe": str(recipe_path),
         "depth": [old_depth, new_depth],
         "seed": seed,
@@ -154,8 +107,7 @@ def deepen_run(
         "note": "blocks appended after the trained ones with their branch output projections at zero; every other "
         "source weight copied; no optimizer state",
     }
-    (out / DEEPEN_NAME).write_text(json.dumps(record, indent=2) + "\n")
-    return record
+    return write_carried(carry, model, out, "deepened", DEEPEN_NAME, record)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,6 @@ and residuals and the cosine.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -163,51 +162,15 @@ def inflate_run(run: str | Path, recipe_path: str | Path, out: str | Path, fit_d
     """Write the run folder ``out`` from the finished run ``run``; returns what ``inflate.json`` records."""
     import torch
 
-    from slap_edge.config import load_config
     from slap_edge.export.onnx import speech_like_waveforms
-    from slap_edge.fingerprints import sha256_file
-    from slap_edge.models.registry import resolve_model_config
     from slap_edge.models.slap import SlapModel
-    from slap_edge.train.checkpoint import (
-        MODEL_NAME,
-        check_run_complete,
-        config_differences,
-        load_run,
-        save_finished_run,
-    )
-    from slap_edge.train.config import RunConfig, TrainRecipe
-    from slap_edge.train.distill import recipe_with_teacher
-    from slap_edge.train.pack import PACKED_NAME
-    from slap_edge.train.tasks import trained_model_config
+    from slap_edge.train.reshape import embedding_agreement, open_student, write_carried
 
-    run, out = Path(run), Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise InflateError(f"{out} exists and is not empty; choose a new folder")
-    step, _ = check_run_complete(run)
-    old_model, old_run = load_run(run)
-    if "teacher" not in old_run.recipe.task_options:
-        raise InflateError(f"{run}: not a distilled student (its recipe names no teacher)")
-    # As `distill` sets it: the source's teacher, and its text settings (a student's text tower is its teacher's).
-    recipe = recipe_with_teacher(
-        load_config(TrainRecipe, recipe_path), Path(old_run.recipe.task_options["teacher"]), old_run.model
-    )
-    new_config = trained_model_config(
-        recipe.task, recipe.task_options, resolve_model_config(recipe.model, **recipe.model_overrides)
-    )
-    old_config = old_run.model
-    if old_config.audio.kind != "vit":
-        raise InflateError(f"{run}: audio kind {old_config.audio.kind!r}; only a ViT student is carried")
-    allowed = ("name ", "frontend.n_mels", "audio.patch_size")
-    diff = [d for d in config_differences(old_config, new_config) if not d.startswith(allowed)]
-    if diff:
-        raise InflateError(
-            f"{recipe_path}: the model differs from {run}'s in {', '.join(diff[:6])}; only "
-            "the name, frontend.n_mels and audio.patch_size may change"
-        )
+    carry = open_student(run, recipe_path, out, ("frontend.n_mels", "audio.patch_size"), InflateError)
+    old_model, old_config, new_config = carry.model, carry.run_config.model, carry.new_config
     windows = fit_windows(fit_data, new_config.window_samples, new_config.frontend.sample_rate)
     a, c, residuals = fit_mixing(old_config.frontend, new_config.frontend, windows)
-
-    torch.manual_seed(recipe.seed)
+    torch.manual_seed(carry.recipe.seed)
     model = SlapModel(new_config)
     old_state = old_model.state_dict()
     new_state = model.state_dict()
@@ -225,31 +188,15 @@ def inflate_run(run: str | Path, recipe_path: str | Path, out: str | Path, fit_d
     new_state[key_w], new_state[key_b] = torch.from_numpy(weight), torch.from_numpy(bias)
     model.load_state_dict(new_state)
 
-    old_model.eval()
-    model.eval()
-
-    def agreement(x: np.ndarray | torch.Tensor) -> float:
-        x = torch.as_tensor(x)
-        with torch.no_grad():
-            e_old = torch.nn.functional.normalize(old_model.audio_export_module()(x), dim=-1)
-            e_new = torch.nn.functional.normalize(model.audio_export_module()(x), dim=-1)
-        return float((e_old * e_new).sum(-1).mean())
-
     # The windows the fit held out (fit_mixing's last eighth), and speech-like test signals for the record.
-    cosine = agreement(windows[-held_out(windows) :])
-    cosine_synthetic = agreement(speech_like_waveforms(8, new_config.window_samples, seed=0))
+    cosine, _ = embedding_agreement(old_model, model, windows[-held_out(windows) :])
+    cosine_synthetic, _ = embedding_agreement(old_model, model, speech_like_waveforms(8, new_config.window_samples, 0))
     if cosine < MIN_COSINE:
         raise InflateError(
             f"{run}: the carried student's embedding agrees with the source's at mean cosine {cosine:.3f} on audio "
             f"held out of the fit (< {MIN_COSINE}); the mapping is wrong for this model or the fit data"
         )
-
-    save_finished_run(out, model, RunConfig(model=new_config, recipe=recipe, data=f"inflated:{run.resolve()}"))
-    weights = run / MODEL_NAME if (run / MODEL_NAME).is_file() else run / PACKED_NAME
     record = {
-        "source_run": str(run),
-        "source_step": step,
-        "source_weights_sha256": sha256_file(weights),
         "recipe": str(recipe_path),
         "n_mels": [old_config.frontend.n_mels, new_config.frontend.n_mels],
         "fit_data": str(fit_data),
@@ -259,8 +206,7 @@ def inflate_run(run: str | Path, recipe_path: str | Path, out: str | Path, fit_d
         "embedding_mean_cosine_speech_like": cosine_synthetic,
         "note": "patch embedding composed with the mel mixing; every other weight copied; no optimizer state",
     }
-    (out / INFLATE_NAME).write_text(json.dumps(record, indent=2) + "\n")
-    return record
+    return write_carried(carry, model, out, "inflated", INFLATE_NAME, record)
 
 
 def main(argv: list[str] | None = None) -> int:
