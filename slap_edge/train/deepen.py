@@ -89,7 +89,8 @@ def deepen_run(
         "speech_like": embedding_agreement(old_model, model, speech_like_waveforms(8, new_config.window_samples, 0))
     }
     if check_data is not None:
-        windows = fit_windows(check_data, new_config.window_samples, new_config.frontend.sample_rate)[:32]
+        windows = fit_windows(check_data, new_config.window_samples, new_config.frontend.sample_rate, "--check-data")
+        windows = windows[:32]
         checks["check_data"] = embedding_agreement(old_model, model, np.ascontiguousarray(windows))
     for name, (cosine, _) in checks.items():
         if cosine < MIN_COSINE:

@@ -78,7 +78,7 @@ def mel_mixing(old: FrontendConfig, new: FrontendConfig) -> tuple[np.ndarray, np
     return a, c, worst
 
 
-def fit_windows(path: str | Path, window_samples: int, sample_rate: int) -> np.ndarray:
+def fit_windows(path: str | Path, window_samples: int, sample_rate: int, flag: str = "--fit-data") -> np.ndarray:
     """Windows [N, window_samples] of the fit data: a corpus folder's clips in id order (each clip's first window,
     zero-padded), or one audio file cut into consecutive windows."""
     from slap_edge.data.manifest import MANIFEST_NAME, read_manifest, resolve_audio
@@ -88,7 +88,7 @@ def fit_windows(path: str | Path, window_samples: int, sample_rate: int) -> np.n
     if path.is_dir():
         if not (path / MANIFEST_NAME).is_file():
             raise InflateError(
-                f"--fit-data {path}: a folder without {MANIFEST_NAME}; give a corpus folder or an audio file"
+                f"{flag} {path}: a folder without {MANIFEST_NAME}; give a corpus folder or an audio file"
             )
         records = sorted(read_manifest(path), key=lambda r: r.id)[: FIT_CLIPS + CHECK_CLIPS]
         waves = [read_audio(resolve_audio(path, r), sample_rate)[:window_samples] for r in records]
@@ -101,7 +101,7 @@ def fit_windows(path: str | Path, window_samples: int, sample_rate: int) -> np.n
     for i, w in enumerate(waves):
         out[i, : len(w)] = w
     if len(out) < 4:
-        raise InflateError(f"--fit-data {path}: {len(out)} windows of {window_samples} samples; need at least 4")
+        raise InflateError(f"{flag} {path}: {len(out)} windows of {window_samples} samples; need at least 4")
     return out
 
 

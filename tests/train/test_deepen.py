@@ -74,3 +74,7 @@ def test_what_cannot_be_grown_is_refused(runs: tuple[Path, Path], tmp_path: Path
         deepen_run(d4, RECIPES / "default-student-v3-d4.json", tmp_path / "b")
     assert main([str(d3), "--recipe", str(tmp_path / "wide.json"), "--out", str(tmp_path / "c")]) == 1
     assert not (tmp_path / "c").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="--check-data .*a folder without manifest.jsonl"):
+        deepen_run(d3, RECIPES / "default-student-v3-d4.json", tmp_path / "d", tmp_path / "empty")
+    assert not (tmp_path / "d").exists()
