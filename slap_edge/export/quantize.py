@@ -82,12 +82,81 @@ def frontend_node_names(model: Any) -> set[str]:
     return names
 
 
-def _store_frontend_weights_fp16(model: Any, frontend: set[str], min_bytes: int = 16384) -> int:
-    """Store the front end's large float32 constants (STFT bases, mel filterbank) as float16 plus a Cast.
+GENERATED_BASES_PREFIX = "stft_bases_gen"
 
-    The front end still computes in float32; only its fixed bases lose precision (relative 5e-4, far below the
-    log-mel's resolution), and the file loses a third of a megabyte: in an int8 student those bases are a third of
-    the file. Returns the bytes saved.
+
+def _stft_bases(window: np.ndarray, n_bins: int) -> np.ndarray:
+    """The STFT conv's bases [2 * n_bins, 1, n_fft] (cosines, then negated sines, times the window), in float64."""
+    n_fft = window.shape[0]
+    angle = 2.0 * np.pi * np.outer(np.arange(n_bins), np.arange(n_fft)) / n_fft
+    return np.concatenate([np.cos(angle) * window, -np.sin(angle) * window], axis=0)[:, None, :]
+
+
+def _generate_stft_bases(model: Any, frontend: set[str]) -> int:
+    """Replace the front end's stored STFT bases by a subgraph that computes them (integer phase index, Cos, Sin,
+    times the stored float32 window): ONNX Runtime folds it to the same constant when a session is built, so each hop
+    runs the same Conv, and the file loses the bases (0.32 MB for a 400-point FFT; more for longer windows, which is
+    what lets a longer window fit the kiosk budget; experiments/student-frontend-resolution/). The bases are
+    recognised by their values (the first row is the window itself) and left stored unless every value matches the
+    formula within 1e-6. Returns the bytes saved."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    initializers = {i.name: i for i in model.graph.initializer}
+    for node in [n for n in model.graph.node if n.name in frontend and n.op_type == "Conv"]:
+        init = initializers.get(node.input[1])
+        if init is None or init.data_type != TensorProto.FLOAT or len(init.dims) != 3 or init.dims[1] != 1:
+            continue
+        stored = numpy_helper.to_array(init)
+        n_bins, n_fft = stored.shape[0] // 2, stored.shape[2]
+        if stored.shape[0] != 2 * n_bins or n_bins != n_fft // 2 + 1:
+            continue
+        window = stored[0, 0].astype(np.float64)
+        if np.abs(_stft_bases(window, n_bins) - stored).max() > 1e-6:
+            continue
+        p = GENERATED_BASES_PREFIX
+        consts = {
+            f"{p}.zero": np.int64(0),
+            f"{p}.one": np.int64(1),
+            f"{p}.n": np.int64(n_fft),
+            f"{p}.bins": np.int64(n_bins),
+            f"{p}.axis0": np.array([0], dtype=np.int64),
+            f"{p}.axis1": np.array([1], dtype=np.int64),
+            f"{p}.step": np.float32(2.0 * np.pi / n_fft),
+            f"{p}.window": stored[0, 0].astype(np.float32),
+        }
+        steps = [
+            ("Range", [f"{p}.zero", f"{p}.n", f"{p}.one"], "k", {}),
+            ("Range", [f"{p}.zero", f"{p}.bins", f"{p}.one"], "f", {}),
+            ("Unsqueeze", [f"{p}.f", f"{p}.axis1"], "f_col", {}),
+            ("Unsqueeze", [f"{p}.k", f"{p}.axis0"], "k_row", {}),
+            ("Mul", [f"{p}.f_col", f"{p}.k_row"], "fk", {}),
+            # The phase index f*k mod n_fft is exact in integers, so float32 Cos/Sin of it equal the stored values.
+            ("Mod", [f"{p}.fk", f"{p}.n"], "index", {}),
+            ("Cast", [f"{p}.index"], "index_float", {"to": TensorProto.FLOAT}),
+            ("Mul", [f"{p}.index_float", f"{p}.step"], "angle", {}),
+            ("Cos", [f"{p}.angle"], "cos", {}),
+            ("Sin", [f"{p}.angle"], "sin", {}),
+            ("Neg", [f"{p}.sin"], "neg_sin", {}),
+            ("Concat", [f"{p}.cos", f"{p}.neg_sin"], "cos_sin", {"axis": 0}),
+            ("Mul", [f"{p}.cos_sin", f"{p}.window"], "bases", {}),
+        ]
+        nodes = [helper.make_node(op, ins, [f"{p}.{out}"], name=f"{p}/{out}", **attrs) for op, ins, out, attrs in steps]
+        nodes.append(helper.make_node("Unsqueeze", [f"{p}.bases", f"{p}.axis1"], [init.name], name=f"{p}/unsqueeze"))
+        model.graph.initializer.remove(init)
+        model.graph.initializer.extend(numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items())
+        for i, new in enumerate(nodes):  # inputs are all initializers: the head of the list keeps the graph sorted
+            model.graph.node.insert(i, new)
+        frontend.update(n.name for n in nodes)
+        return stored.nbytes - sum(np.asarray(v).nbytes for v in consts.values())
+    return 0
+
+
+def _store_frontend_weights_fp16(model: Any, frontend: set[str], min_bytes: int = 16384) -> int:
+    """Store the front end's large float32 constants (the mel filterbank; STFT bases where `_generate_stft_bases`
+    left them stored) as float16 plus a Cast.
+
+    The front end still computes in float32; only its fixed constants lose precision (relative 5e-4, far below the
+    log-mel's resolution). Returns the bytes saved.
     """
     import onnx
     from onnx import numpy_helper
@@ -239,7 +308,9 @@ def quantize_audio_onnx(
                     extra_options={"MatMulConstBOnly": True},
                 )
             result = onnx.load(str(final))
-            _store_frontend_weights_fp16(result, frontend_node_names(result))
+            front = frontend_node_names(result)
+            _generate_stft_bases(result, front)
+            _store_frontend_weights_fp16(result, front)
             strip_annotations(result)
             onnx.checker.check_model(result)
             out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,12 @@ from slap_edge.export.onnx import (
     run_audio,
     speech_like_waveforms,
 )
-from slap_edge.export.quantize import frontend_node_names, quantize_audio_onnx, quantize_torchao
+from slap_edge.export.quantize import (
+    GENERATED_BASES_PREFIX,
+    frontend_node_names,
+    quantize_audio_onnx,
+    quantize_torchao,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -46,14 +51,38 @@ def test_vit_int8_dynamic_matmul_static_conv(vit_fp32: Path, tmp_path: Path) -> 
     ops = [n.op_type for n in model.graph.node]
     assert "MatMulInteger" in ops and "ConvInteger" not in ops
     assert ops.count("LayerNormalization") > 0 and ops.count("Softmax") > 0  # kept in float
-    # The front end is unchanged apart from the Casts that widen its float16-stored bases.
+    # The front end is unchanged apart from the Casts that widen its float16-stored constants and the subgraph that
+    # generates its STFT bases.
     frontend = [n for n in model.graph.node if n.name in frontend_node_names(model)]
-    assert len([n for n in frontend if n.op_type != "Cast"]) == report.frontend_nodes
+    generated = [n for n in frontend if n.name.startswith(GENERATED_BASES_PREFIX)]
+    rest = [n for n in frontend if n.op_type != "Cast" and n not in generated]
+    assert generated and len(rest) == report.frontend_nodes
+    _assert_generated_bases_equal_the_formula(out)
     check = compare_audio(vit_fp32, out, window_samples=48000)
     print(check.describe())
     assert check.min_cosine > 0.95
     assert report.size_int8 < report.size_fp32 * 0.6
     _assert_same_on_every_kernel_path(vit_fp32, out)
+
+
+def _assert_generated_bases_equal_the_formula(path: Path) -> None:
+    """ONNX Runtime's value of the generated STFT bases equals the bases computed in float64, to float32 rounding."""
+    import onnxruntime as ort
+
+    from slap_edge.export.quantize import _stft_bases
+    from slap_edge.frontend import analysis_window
+    from slap_edge.models.registry import resolve_model_config
+
+    model = onnx.load(str(path))
+    conv = next(n for n in model.graph.node if n.op_type == "Conv" and n.name in frontend_node_names(model))
+    assert conv.input[1] not in {i.name for i in model.graph.initializer}  # computed, not stored
+    model.graph.output.append(onnx.helper.make_tensor_value_info(conv.input[1], onnx.TensorProto.FLOAT, None))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    wave = np.zeros((1, 48000), dtype=np.float32)
+    bases = session.run([conv.input[1]], {session.get_inputs()[0].name: wave})[0]
+    fe = resolve_model_config("student-vit-nano").frontend
+    expected = _stft_bases(analysis_window(fe), fe.n_fft // 2 + 1)
+    assert bases.shape == expected.shape and np.abs(bases - expected).max() < 1e-6
 
 
 def _int8_weights_max_abs(path: Path) -> int:
