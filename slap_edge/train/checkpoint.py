@@ -165,6 +165,15 @@ def config_differences(old: Any, new: Any, prefix: str = "") -> list[str]:
 INIT_NAME = "init.json"
 
 
+def weights_file(run_dir: str | Path) -> Path:
+    """A run folder's weights: ``model.safetensors``, or a packed run's ``trained.safetensors`` (whichever it has;
+    the latter path when neither exists, so the caller's error names what a packed run would hold)."""
+    from slap_edge.train.pack import PACKED_NAME
+
+    run_dir = Path(run_dir)
+    return run_dir / MODEL_NAME if (run_dir / MODEL_NAME).is_file() else run_dir / PACKED_NAME
+
+
 def init_from_run(model: SlapModel, run_dir: str | Path) -> dict[str, Any]:
     """Load a finished run's trained weights into ``model`` (a new run's start, see ``TrainRecipe.init_from``).
 
@@ -173,7 +182,6 @@ def init_from_run(model: SlapModel, run_dir: str | Path) -> dict[str, Any]:
     and the sha256 of its weights file, so the starting point of a second stage is pinned.
     """
     from slap_edge.fingerprints import sha256_file
-    from slap_edge.train.pack import PACKED_NAME
 
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_NAME).is_file():
@@ -189,7 +197,7 @@ def init_from_run(model: SlapModel, run_dir: str | Path) -> dict[str, Any]:
             "only start from the weights of the same model"
         )
     load_weights(model, run_dir, expected_step=step)
-    weights = run_dir / MODEL_NAME if (run_dir / MODEL_NAME).is_file() else run_dir / PACKED_NAME
+    weights = weights_file(run_dir)
     return {"init_from": str(run_dir.resolve()), "step": step, "weights": weights.name, "sha256": sha256_file(weights)}
 
 

@@ -72,10 +72,10 @@ def restate_init(init: dict[str, object], init_from: str | Path, where: str | Pa
     """``init`` (a run's init.json) with ``init_from`` restated as ``init_from``, a run folder (trained or packed)
     whose weights file hashes as the recorded start did; ``where`` names the init.json in errors."""
     from slap_edge.fingerprints import sha256_file
-    from slap_edge.train.checkpoint import MODEL_NAME
+    from slap_edge.train.checkpoint import MODEL_NAME, weights_file
 
     init_from = Path(init_from)
-    weights = init_from / MODEL_NAME if (init_from / MODEL_NAME).is_file() else init_from / PACKED_NAME
+    weights = weights_file(init_from)
     if not weights.is_file():
         raise PackError(f"--init-from {init_from}: no {MODEL_NAME} or {PACKED_NAME} (not a run folder)")
     digest = sha256_file(weights)

@@ -87,18 +87,16 @@ def write_carried(carry: Carry, model: SlapModel, out: str | Path, how: str, rec
     """Write ``model`` as a finished run of the carry's recipe into ``out`` (data ``how:SOURCE``) with ``record``
     (the source run, its step and weights' sha256 first) as ``record_name``; returns the full record."""
     from slap_edge.fingerprints import sha256_file
-    from slap_edge.train.checkpoint import MODEL_NAME, save_finished_run
+    from slap_edge.train.checkpoint import save_finished_run, weights_file
     from slap_edge.train.config import RunConfig
-    from slap_edge.train.pack import PACKED_NAME
 
     out = Path(out)
     config = RunConfig(model=carry.new_config, recipe=carry.recipe, data=f"{how}:{carry.run.resolve()}")
     save_finished_run(out, model, config)
-    weights = carry.run / MODEL_NAME if (carry.run / MODEL_NAME).is_file() else carry.run / PACKED_NAME
     full = {
         "source_run": str(carry.run),
         "source_step": carry.step,
-        "source_weights_sha256": sha256_file(weights),
+        "source_weights_sha256": sha256_file(weights_file(carry.run)),
         **record,
     }
     (out / record_name).write_text(json.dumps(full, indent=2) + "\n")

@@ -57,7 +57,7 @@ def soup(runs: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
     import torch
 
     from slap_edge.config import to_dict
-    from slap_edge.train.checkpoint import read_run_config, save_finished_run
+    from slap_edge.train.checkpoint import read_run_config, save_finished_run, weights_file
 
     if len(runs) < 2 or len(runs) != len(weights):
         raise SoupError(f"need two or more runs with one weight each (got {len(runs)} runs, {len(weights)} weights)")
@@ -100,9 +100,7 @@ def soup(runs: list[Path], weights: list[float], out: Path) -> dict[str, Any]:
             {
                 "run": str(r),
                 "weight": w,
-                "weights_sha256": sha256_file(r / "model.safetensors")
-                if (r / "model.safetensors").is_file()
-                else sha256_file(r / "trained.safetensors"),
+                "weights_sha256": sha256_file(weights_file(r)),
             }
             for r, w in zip(runs, weights, strict=True)
         ],
