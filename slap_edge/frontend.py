@@ -88,6 +88,14 @@ def analysis_window(cfg: FrontendConfig) -> np.ndarray:
     return _window_cached(cfg)
 
 
+def stft_bases(window: np.ndarray) -> np.ndarray:
+    """The STFT as a convolution's bases, float64 [2 * (n_fft//2 + 1), n_fft]: the cosines, then the negated sines,
+    of every bin, times ``window`` (the analysis window zero-padded to n_fft)."""
+    n_fft = window.shape[0]
+    angle = 2.0 * np.pi * np.outer(np.arange(n_fft // 2 + 1), np.arange(n_fft)) / n_fft
+    return np.concatenate([np.cos(angle) * window, -np.sin(angle) * window], axis=0)
+
+
 def _frames(wave: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
     n = cfg.num_frames(wave.shape[-1])
     if n == 0:
@@ -147,11 +155,8 @@ def _log_mel_class() -> type:
             super().__init__()
             self.cfg = cfg
             n_bins = cfg.n_fft // 2 + 1
-            k = np.arange(cfg.n_fft)
-            freqs = np.arange(n_bins)
-            angle = 2.0 * np.pi * np.outer(freqs, k) / cfg.n_fft
             win = analysis_window(cfg)
-            bases = np.concatenate([np.cos(angle) * win, -np.sin(angle) * win], axis=0)  # [2F, n_fft]
+            bases = stft_bases(win)  # [2F, n_fft]
             self.register_buffer("stft_bases", torch.tensor(bases[:, None, :], dtype=torch.float32), persistent=False)
             self.register_buffer("mel_bank", torch.tensor(mel_filterbank(cfg), dtype=torch.float32), persistent=False)
             self.register_buffer("window", torch.tensor(win, dtype=torch.float32), persistent=False)

@@ -85,13 +85,6 @@ def frontend_node_names(model: Any) -> set[str]:
 GENERATED_BASES_PREFIX = "stft_bases_gen"
 
 
-def _stft_bases(window: np.ndarray, n_bins: int) -> np.ndarray:
-    """The STFT conv's bases [2 * n_bins, 1, n_fft] (cosines, then negated sines, times the window), in float64."""
-    n_fft = window.shape[0]
-    angle = 2.0 * np.pi * np.outer(np.arange(n_bins), np.arange(n_fft)) / n_fft
-    return np.concatenate([np.cos(angle) * window, -np.sin(angle) * window], axis=0)[:, None, :]
-
-
 def _generate_stft_bases(model: Any, frontend: set[str]) -> int:
     """Replace the front end's stored STFT bases by a subgraph that computes them (integer phase index, Cos, Sin,
     times the stored float32 window): ONNX Runtime folds it to the same constant when a session is built, so each hop
@@ -100,6 +93,8 @@ def _generate_stft_bases(model: Any, frontend: set[str]) -> int:
     recognised by their values (the first row is the window itself) and left stored unless every value matches the
     formula within 1e-6. Returns the bytes saved."""
     from onnx import TensorProto, helper, numpy_helper
+
+    from slap_edge.frontend import stft_bases
 
     initializers = {i.name: i for i in model.graph.initializer}
     for node in [n for n in model.graph.node if n.name in frontend and n.op_type == "Conv"]:
@@ -111,7 +106,7 @@ def _generate_stft_bases(model: Any, frontend: set[str]) -> int:
         if stored.shape[0] != 2 * n_bins or n_bins != n_fft // 2 + 1:
             continue
         window = stored[0, 0].astype(np.float64)
-        if np.abs(_stft_bases(window, n_bins) - stored).max() > 1e-6:
+        if np.abs(stft_bases(window)[:, None, :] - stored).max() > 1e-6:
             continue
         p = GENERATED_BASES_PREFIX
         consts = {
