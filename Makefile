@@ -101,7 +101,7 @@ TEACHER ?= train
 # Passed on only when given (an empty value too: STUDENT2_RECIPE= turns that stage off), so the chain's own
 # defaults per VOICES apply otherwise.
 REPRODUCE_VARS := VOICES TEACHER TEACHER2 STUDENT TEACHER2_RECIPE STUDENT2_RECIPE STUDENT2_DATA SOUP_WITH SOUP_TEACHER SOUP_WEIGHT \
-  CARRY_RECIPE DEEPEN_RECIPE SOUP_DEEPEN_RECIPE SOUP_RECIPE
+  CARRY_RECIPE DEEPEN_RECIPE SOUP_DEEPEN_RECIPE SOUP_RECIPE SOUP_PARTNER_RECIPE
 reproduce-default: setup
 	$(foreach v,$(REPRODUCE_VARS),$(if $(filter undefined,$(origin $(v))),,$(v)='$($(v))')) bash train/reproduce_default.sh
 

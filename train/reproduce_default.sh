@@ -33,6 +33,12 @@
 #      with (`python -m slap_edge.train.soup`, weight SOUP_WEIGHT on the second-stage student, default 0.5); the
 #      graph is rebuilt into a run by `from_bundle` with SOUP_TEACHER (the teacher it was distilled from) and
 #      SOUP_RECIPE (its recipe, default train/recipes/student-distil-on.json). See experiments/student-soup/.
+#      SOUP_PARTNER_RECIPE (VOICES=all; empty by default; instead of SOUP_WITH, which must then be empty): the soup's
+#      partner distilled here, from the same first-stage student as the second stage (carried or grown alike) and on
+#      the same data, with this recipe from SOUP_TEACHER (a run folder), then averaged as above (e.g. with
+#      CARRY_RECIPE=train/recipes/default-student-v3-w40.json: train/recipes/student-distil-on-w40.json from
+#      train/checkpoints/default-teacher-intonation, the fourth build's second stage at 40 ms).
+#      See experiments/student-window/.
 #
 # VOICES=all (the built-in bundle) trains in two stages.
 # 1. On two corpora merged: the default corpus (espeak-ng + 35 MBROLA voices; its suites are the suites of record)
@@ -132,6 +138,12 @@ fi
 if [ -n "${SOUP_DEEPEN_RECIPE:-}" ] && [ -z "${DEEPEN_RECIPE:-}" ]; then
   echo "SOUP_DEEPEN_RECIPE=$SOUP_DEEPEN_RECIPE: only with DEEPEN_RECIPE (both students grown alike)" >&2; exit 2
 fi
+if [ -n "${SOUP_PARTNER_RECIPE:-}" ] && { [ -n "${SOUP_WITH:-}" ] || [ ! -f "$SOUP_PARTNER_RECIPE" ] \
+     || [ -z "$STUDENT2_RECIPE" ] || [ ! -f "${SOUP_TEACHER:-none}/config.json" ]; }; then
+  echo "SOUP_PARTNER_RECIPE=$SOUP_PARTNER_RECIPE: needs an existing recipe file, SOUP_WITH= (empty: the partner is" \
+    "distilled here instead), its teacher in SOUP_TEACHER (a run folder; got '${SOUP_TEACHER:-}') and a second stage" \
+    "(STUDENT2_RECIPE) to average it with" >&2; exit 2
+fi
 if [ -n "${SOUP_WITH:-}" ] && { [ ! -f "$SOUP_WITH/audio_fp32.onnx" ] || [ -z "$STUDENT2_RECIPE" ] \
      || [ ! -f "${SOUP_TEACHER:-none}/config.json" ]; }; then
   echo "SOUP_WITH=$SOUP_WITH: needs a student graph folder with audio_fp32.onnx, its teacher in SOUP_TEACHER" \
@@ -162,6 +174,7 @@ steps=0; ssteps=0
 [ "$TEACHER2" = packed ] || steps=$((steps + $(recipe_steps "$TEACHER2_RECIPE")))
 [ "$STUDENT_MODE" = packed ] || ssteps=$(recipe_steps "$STUDENT_RECIPE")
 ssteps=$((ssteps + $(recipe_steps "$STUDENT2_RECIPE")))
+[ -z "${SOUP_PARTNER_RECIPE:-}" ] || ssteps=$((ssteps + $(recipe_steps "$SOUP_PARTNER_RECIPE")))
 corpora="one corpus"; [ "$VOICES" = all ] && corpora="three corpora (52,000 clips)"
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 if [[ "$flags" == *avx512_bf16* || "$flags" == *amx_bf16* ]]; then
@@ -310,6 +323,19 @@ if [ -n "${SOUP_WITH:-}" ]; then
     --weight "$("$PY" -c "print(1 - $SOUP_WEIGHT)")" --weight "$SOUP_WEIGHT" --out "$SOUP"
   STUDENT_RUN="$SOUP"
   RECIPES+=(--recipe "$SOUP_RECIPE")
+fi
+if [ -n "${SOUP_PARTNER_RECIPE:-}" ]; then
+  # The soup's partner distilled here from the same first stage, then averaged with the second-stage student.
+  P=$WORK/soup-partner; [ -z "${CARRY_RECIPE:-}" ] || P=$P-carried; [ -z "${DEEPEN_RECIPE:-}" ] || P=$P-deepened
+  "$SE" distill --teacher "$SOUP_TEACHER" --recipe "$SOUP_PARTNER_RECIPE" --data "$DATA2" --out "$P" \
+    --init-from "$STUDENT1_RUN" --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
+    $([ -f "$P/state.json" ] && echo --resume)
+  RECIPES+=(--recipe "$SOUP_PARTNER_RECIPE")
+  SOUP_WEIGHT=${SOUP_WEIGHT:-0.5}
+  SOUP="$P-soup-w$SOUP_WEIGHT"
+  [ -f "$SOUP/soup.json" ] || "$PY" -m slap_edge.train.soup "$P" "$STUDENT_RUN" \
+    --weight "$("$PY" -c "print(1 - $SOUP_WEIGHT)")" --weight "$SOUP_WEIGHT" --out "$SOUP"
+  STUDENT_RUN="$SOUP"
 fi
 rm -rf "$OUT.new"
 "$SE" export --model "$STUDENT_RUN" --out "$OUT.new" --profile "$PROFILE" --int8 --with-text \

@@ -51,6 +51,14 @@ def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
         ),
         ({"SOUP_WITH": "train/checkpoints/no-such"}, "SOUP_WITH=train/checkpoints/no-such: needs a student graph"),
         (
+            {"SOUP_PARTNER_RECIPE": "train/recipes/student-distil-on-w40.json"},
+            "needs an existing recipe file, SOUP_WITH= (empty: the partner is distilled here instead)",
+        ),
+        (
+            {"SOUP_PARTNER_RECIPE": "train/recipes/no-such.json", "SOUP_WITH": ""},
+            "SOUP_PARTNER_RECIPE=train/recipes/no-such.json: needs an existing recipe file",
+        ),
+        (
             {"SOUP_WITH": "train/checkpoints/default-student-v3", "SOUP_TEACHER": ""},
             "its teacher in SOUP_TEACHER (a run folder; got '')",
         ),
