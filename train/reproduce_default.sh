@@ -269,10 +269,15 @@ if [ -n "$TEACHER2_RECIPE" ]; then
 fi
 STUDENT1_RUN="$WORK/student"
 if [ -n "${CARRY_RECIPE:-}" ]; then
-  [ -f "$WORK/student-carried/inflate.json" ] || { rm -rf "$WORK/student-carried"
+  # Named by what the new model's name adds to the first stage's (student-w40 for student-vit-nano-w40), so a second
+  # stage distilled from it elsewhere resumes here.
+  CARRIED=$WORK/$("$PY" -c 'import sys; from slap_edge.config import load_config; from slap_edge.train.config import TrainRecipe
+new, old = (load_config(TrainRecipe, p).model for p in sys.argv[1:])
+print("student" + (new[len(old):] if new.startswith(old + "-") else "-" + new))' "$CARRY_RECIPE" "$STUDENT_RECIPE")
+  [ -f "$CARRIED/inflate.json" ] || { rm -rf "$CARRIED"
     "$PY" -m slap_edge.train.inflate_mels "$WORK/student" --recipe "$CARRY_RECIPE" \
-      --fit-data "$WORK/corpus" --out "$WORK/student-carried"; }
-  STUDENT1_RUN="$WORK/student-carried"
+      --fit-data "$WORK/corpus" --out "$CARRIED"; }
+  STUDENT1_RUN="$CARRIED"
   RECIPES+=(--recipe "$CARRY_RECIPE")
 fi
 if [ -n "${DEEPEN_RECIPE:-}" ]; then
