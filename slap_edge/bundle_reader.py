@@ -91,6 +91,13 @@ class Bundle:
         return out
 
     @property
+    def frame_cache(self) -> dict[str, str] | None:
+        """``audio.frame_cache`` of the manifest: audio.onnx cut at its log-mel (``frontend`` and ``encoder`` files,
+        and the ``logmel``, ``waveform`` and ``embedding`` tensor names), for streams that keep frames from hop to
+        hop (`slap_edge.runtime.frames`); None for bundles exported without it."""
+        return self.manifest["audio"].get("frame_cache")
+
+    @property
     def window_samples(self) -> int:
         return int(round(self.window_s * self.sample_rate))
 
@@ -397,6 +404,23 @@ def resolve_bundle_path(path: str | Path | None) -> Path:
     return Path(path)
 
 
+FRAME_CACHE_KEYS = ("frontend", "encoder", "logmel", "waveform", "embedding")
+
+
+def _frame_cache_files(bundle: Bundle) -> tuple[str, ...]:
+    """The two files ``audio.frame_cache`` names (refused unless the manifest lists them, with all its keys)."""
+    entry = bundle.frame_cache
+    if entry is None:
+        return ()
+    where = f"{bundle.root / MANIFEST}: audio.frame_cache"
+    if not isinstance(entry, dict) or any(not isinstance(entry.get(k), str) for k in FRAME_CACHE_KEYS):
+        raise BundleError(f"{where} must be an object with the strings {', '.join(FRAME_CACHE_KEYS)}; got {entry!r}")
+    for key in ("frontend", "encoder"):
+        if entry[key] not in bundle.manifest["files"]:
+            raise BundleError(f"{where}.{key} names {entry[key]!r}, which the manifest's files do not list")
+    return entry["frontend"], entry["encoder"]
+
+
 def load_bundle(path: str | Path | None, verify: bool = True) -> Bundle:
     """Open a bundle folder or ``.tar.gz`` (``None``/``"default"``: the built-in one); with ``verify`` (the default)
     check checksums and ONNX metadata."""
@@ -439,6 +463,8 @@ def _load_root(root: Path, verify: bool) -> Bundle:
             "frontend": bundle.frontend,
         }
         check_onnx_metadata(bundle.audio_path, onnx_metadata(bundle.audio_path), expected, METADATA_KEYS)
+        for half in _frame_cache_files(bundle):
+            check_onnx_metadata(root / half, onnx_metadata(root / half), expected, METADATA_KEYS)
         if bundle.text_path is not None:
             check_onnx_metadata(bundle.text_path, onnx_metadata(bundle.text_path), expected, TEXT_METADATA_KEYS)
     return bundle

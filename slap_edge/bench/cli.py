@@ -15,7 +15,10 @@ def bench(
         None, "--bundle", "-b", help="Bundle folder or .tar.gz to measure. Default: the built-in bundle."
     ),
     backend: list[str] = typer.Option(
-        ["ort-cpu"], "--backend", help="ort-cpu (what `listen` runs), torch, torchao or tensorrt; repeatable."
+        ["ort-cpu"],
+        "--backend",
+        help="ort-cpu (what `listen` runs), ort-cpu-whole (`listen --no-frame-cache`), torch, torchao or "
+        "tensorrt; repeatable.",
     ),
     threads: int = typer.Option(1, "--threads", help="Threads for every backend and peer."),
     seconds: float = typer.Option(30.0, "--seconds", help="Length of the audio schedule."),

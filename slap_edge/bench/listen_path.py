@@ -22,7 +22,8 @@ import numpy as np
 from slap_edge.bench.process import Meter, current_rss_mb, peak_rss_mb
 from slap_edge.bench.stats import cost_ms_per_audio_s, cpu_percent, real_time_factor, summarize
 
-BACKENDS = ("ort-cpu", "torch", "torchao", "tensorrt")
+# ort-cpu-whole: what `listen --no-frame-cache` runs (audio.onnx whole every hop), to measure the frame cache.
+BACKENDS = ("ort-cpu", "ort-cpu-whole", "torch", "torchao", "tensorrt")
 TORCH_HINT = "pip install 'slap-edge[train]' (PyTorch and torchao)"
 TENSORRT_HINT = (
     "TensorRT needs an NVIDIA GPU and its Python package: JetPack on Jetson, or "
@@ -114,7 +115,7 @@ def _torch_engine_class() -> type:
         """The runtime's Engine with ``embed`` running ``module`` (waveform [1, T] -> embedding [1, D])."""
 
         def __init__(self, bundle: Any, bank: Any, module: Any, threads: int = 1) -> None:
-            super().__init__(bundle, bank, threads=threads)
+            super().__init__(bundle, bank, threads=threads, frame_cache=False)  # frames are the module's own
             import torch
 
             self.session = None  # the ONNX session is not used by this backend; let it be freed
@@ -208,8 +209,8 @@ def create_engine(spec: ListenPathSpec) -> tuple[Any, dict[str, Any]]:
         from slap_edge.adapt.heads import load_heads
 
         heads = load_heads(spec.heads)
-    if spec.backend == "ort-cpu":
-        engine = Engine(bundle, bank, threads=spec.threads, heads=heads)
+    if spec.backend in ("ort-cpu", "ort-cpu-whole"):
+        engine = Engine(bundle, bank, threads=spec.threads, heads=heads, frame_cache=spec.backend == "ort-cpu")
         if heads is not None:
             notes["heads"] = f"{spec.heads}: {engine.describe_sections()}"
         notes["encoder"] = f"onnxruntime CPU, {spec.threads} intra-op thread(s), audio.onnx as bundled"
@@ -259,6 +260,7 @@ def measure_listen_path(spec: ListenPathSpec) -> dict[str, Any]:
     t_load = time.perf_counter()
     engine, notes = create_engine(spec)
     listener = Listener(engine, gate=create_gate(spec.gate))
+    notes["encoder"] += f"; frame cache {getattr(engine, 'frame_cache_note', 'off')}"
     stream = listener.stream
     load_ms = (time.perf_counter() - t_load) * 1000.0
     rss_loaded = current_rss_mb()

@@ -32,7 +32,7 @@ from slap_edge.bundle_reader import (
     sha256_file,
     unpack_bundle,
 )
-from slap_edge.config import ConfigError, to_dict
+from slap_edge.config import ConfigError, FrontendConfig, to_dict
 from slap_edge.export.card import model_card, write_model_card
 from slap_edge.export.onnx import (
     AUDIO_INPUT,
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from slap_edge.export.int8_kernels import Int8PathsCheck
     from slap_edge.models.slap import SlapModel
 
+AUDIO_FRONTEND_ONNX = "audio_frontend.onnx"  # audio.onnx's front end (waveform -> log-mel), for the frame cache
+AUDIO_ENCODER_ONNX = "audio_encoder.onnx"  # and the rest (log-mel -> embedding)
 MIN_ONNX_COSINE = 0.999  # fp32 ONNX against PyTorch: anything lower is an export bug, not rounding
 MIN_TEXT_INT8_COSINE = 0.98  # int8 text tower against PyTorch: prompts are embedded once, so accuracy matters
 MIN_INT8_COSINE = 0.98  # int8 against fp32: below this the quantized model is not the same model any more
@@ -355,6 +357,7 @@ class _AudioGraphs:
     int8_check: OnnxCheck | None = None
     int8_paths: Int8PathsCheck | None = None
     quantization: str | None = None
+    frame_cache: dict[str, str] | None = None  # manifest audio.frame_cache: audio.onnx cut at its log-mel
 
 
 def _check_request(
@@ -432,11 +435,37 @@ def _export_audio(
         _quantize_audio(graphs, folder / AUDIO_ONNX, windows, window_samples, log)
     else:
         shutil.copyfile(fp32_path, folder / AUDIO_ONNX)
+    graphs.frame_cache = _frame_cache_halves(folder, fe, window_samples, log)
     if "fp16" in profile.tensorrt and int8:
         shutil.copyfile(fp32_path, folder / AUDIO_FP32_ONNX)  # TensorRT fp16 needs the float graph
     if "int8" in profile.tensorrt:
         _tensorrt_qdq(fp32_path, folder / AUDIO_QDQ_ONNX, windows, window_samples, log)
     return graphs
+
+
+def _frame_cache_halves(
+    folder: Path, fe: FrontendConfig, window_samples: int, log: Callable[[str], None]
+) -> dict[str, str] | None:
+    """audio.onnx as shipped, cut at its log-mel into the two graphs a stream runs when it keeps its frames from hop
+    to hop (`slap_edge.runtime.frames`; checked to reproduce audio.onnx); None, said in the log, if it cannot be cut
+    (streams then run audio.onnx whole)."""
+    from slap_edge.runtime.frames import SplitError, split_audio_graph
+
+    try:
+        split = split_audio_graph(folder / AUDIO_ONNX, fe, window_samples)
+    except SplitError as exc:
+        log(f"no frame-cache graphs: {exc}")
+        return None
+    (folder / AUDIO_FRONTEND_ONNX).write_bytes(split.frontend)
+    (folder / AUDIO_ENCODER_ONNX).write_bytes(split.encoder)
+    log(f"frame-cache graphs: {AUDIO_FRONTEND_ONNX} and {AUDIO_ENCODER_ONNX} (audio.onnx cut at {split.logmel!r})")
+    return {
+        "frontend": AUDIO_FRONTEND_ONNX,
+        "encoder": AUDIO_ENCODER_ONNX,
+        "logmel": split.logmel,
+        "waveform": split.waveform,
+        "embedding": split.embedding,
+    }
 
 
 def _quantize_audio(
@@ -555,6 +584,7 @@ def _manifest(
             "window_s": cfg.window_s,
             "hop_s": profile.hop_s,
             "frontend": to_dict(fe),
+            **({"frame_cache": graphs.frame_cache} if graphs.frame_cache is not None else {}),
         },
         "scoring": {"logit_scale": model.logit_scale_value()},
         "files": {},

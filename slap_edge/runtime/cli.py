@@ -87,6 +87,12 @@ def listen(
     drain_s: float = typer.Option(2.0, "--drain", help="At exit, seconds to keep delivering before leaving the rest."),
     hop_s: float | None = typer.Option(None, "--hop", help="Seconds between scores (default: the bundle's hop)."),
     threads: int = typer.Option(1, "--threads", help="ONNX Runtime intra-op threads."),
+    frame_cache: bool = typer.Option(
+        True,
+        "--frame-cache/--no-frame-cache",
+        help="Keep log-mel frames from hop to hop, so only new audio goes through the front end; --no-frame-cache "
+        "runs audio.onnx whole every hop, bit for bit as `eval` does.",
+    ),
     gate_kind: str = typer.Option(
         "vad", "--gate", help="Speech gate: vad (Silero VAD, the default), energy (loudness only) or off."
     ),
@@ -151,7 +157,15 @@ def listen(
     out_file: AtomicTextFile | None = None
     try:
         listener = create_listener(
-            bundle, prompts, bank=bank, threads=threads, hop_s=hop_s, decision=decision, gate=gate, heads=heads
+            bundle,
+            prompts,
+            bank=bank,
+            threads=threads,
+            hop_s=hop_s,
+            decision=decision,
+            gate=gate,
+            heads=heads,
+            frame_cache=frame_cache,
         )
         if heads is not None:
             typer.echo(f"sections: {listener.engine.describe_sections()}", err=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from slap_edge.adapt.heads import Heads
     from slap_edge.prompts import PromptSet
     from slap_edge.runtime.decision import DecisionConfig
+    from slap_edge.runtime.frames import FrameCache
     from slap_edge.runtime.gate import Gate
     from slap_edge.runtime.stream import Stream
 
@@ -28,8 +29,9 @@ class EngineError(RuntimeError):
     """The bundle and prompt bank cannot be used together, or the model failed."""
 
 
-def create_session(path: str, threads: int = 1):  # -> onnxruntime.InferenceSession
-    """A CPU session with ``threads`` intra-op threads (1 by default: the other core captures audio)."""
+def create_session(path: str | bytes, threads: int = 1):  # -> onnxruntime.InferenceSession
+    """A CPU session (of a file, or a serialised model) with ``threads`` intra-op threads (1 by default: the other
+    core captures audio)."""
     import onnxruntime as ort
 
     if threads < 1:
@@ -52,7 +54,14 @@ class Engine:
     row is ``logit_scale * prompt`` with no bias), still one matrix product per hop.
     """
 
-    def __init__(self, bundle: Bundle, bank: PromptBank | None, threads: int = 1, heads: Heads | None = None) -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        bank: PromptBank | None,
+        threads: int = 1,
+        heads: Heads | None = None,
+        frame_cache: bool = True,
+    ) -> None:
         if bank is None and heads is None:
             raise EngineError("give a prompt bank, adapted heads, or both")
         if heads is not None:
@@ -89,6 +98,11 @@ class Engine:
         self._output = "embedding" if "embedding" in outputs else outputs[0]
         self.logit_scale = bundle.logit_scale
         self.heads = heads
+        # Streams keep their log-mel frames from hop to hop (slap_edge.runtime.frames) unless turned off here or
+        # the graph cannot be cut at its log-mel; the halves are made when the first stream asks for them.
+        self.frame_cache_enabled = frame_cache and self.fixed_samples is None
+        self.frame_cache_note = "on" if self.frame_cache_enabled else "off"
+        self._halves: tuple[Any, Any, Any] | None = None
         # Calibrated entry level per label of each adapted section (NaN: none), for the decisions.
         self.section_thresholds: dict[str, np.ndarray] = {}
         self.adapted: dict[str, str] = {}
@@ -163,6 +177,9 @@ class Engine:
             pad = self.fixed_samples - x.shape[1]
             x = np.pad(x, ((0, 0), (pad, 0))) if pad > 0 else x[:, -self.fixed_samples :]
         (emb,) = self.session.run([self._output], {self._input: x})
+        return self._checked(emb)
+
+    def _checked(self, emb: np.ndarray) -> np.ndarray:
         emb = np.asarray(emb, dtype=np.float32).reshape(-1)
         if emb.shape[0] != self._bank_emb.shape[1]:
             raise EngineError(
@@ -196,10 +213,56 @@ class Engine:
         """Offline scoring of one window: what a stream computes for it, without state."""
         return self.score(self.embed(window))
 
-    def timed_embed(self, window: np.ndarray) -> tuple[np.ndarray, float]:
+    def timed_embed(
+        self, window: np.ndarray, start: int | None = None, frames: FrameCache | None = None
+    ) -> tuple[np.ndarray, float]:
+        """`embed`, timed (ms); with a stream's ``frames`` and the window's first sample ``start`` in the stream,
+        only the frames the cache lacks go through the front end."""
         t0 = time.perf_counter()
-        emb = self.embed(window)
+        emb = self.embed(window) if frames is None or start is None else self._embed_cached(window, start, frames)
         return emb, (time.perf_counter() - t0) * 1000.0
+
+    def frame_cache(self, window_samples: int) -> FrameCache | None:
+        """A new stream's frame cache for windows of up to ``window_samples``, or None (turned off, or the graph
+        cannot be cut: ``frame_cache_note`` says why, and the stream runs the whole graph every hop)."""
+        from slap_edge.config import FrontendConfig
+        from slap_edge.runtime.frames import FrameCache, SplitError, SplitGraph, split_audio_graph, split_sessions
+
+        if not self.frame_cache_enabled:
+            return None
+        frontend = FrontendConfig(**self.bundle.frontend)
+        if self._halves is None:
+            shipped = self.bundle.frame_cache
+            if shipped is not None:  # the bundle's own halves (checked when exported, checksummed on load)
+                split = SplitGraph(
+                    str(self.bundle.root / shipped["frontend"]),
+                    str(self.bundle.root / shipped["encoder"]),
+                    shipped["logmel"],
+                    shipped["waveform"],
+                    shipped["embedding"],
+                )
+                self.frame_cache_note = "on (the bundle's frame-cache graphs)"
+            else:
+                try:
+                    split = split_audio_graph(self.bundle.audio_path, frontend, self.bundle.window_samples)
+                except SplitError as exc:
+                    self.frame_cache_enabled = False
+                    self.frame_cache_note = f"off: {self.bundle.audio_path} cannot be cut at its log-mel ({exc})"
+                    return None
+                self.frame_cache_note = "on (audio.onnx cut when loaded)"
+            self._halves = (split, *split_sessions(split, self.threads))
+        return FrameCache(frontend, frontend.num_frames(window_samples) + 8)
+
+    def _embed_cached(self, window: np.ndarray, start: int, frames: FrameCache) -> np.ndarray:
+        split, front, encoder = self._halves
+        x = np.asarray(window, dtype=np.float32)
+
+        def compute(samples: np.ndarray) -> np.ndarray:
+            return front.run(None, {split.waveform: samples.reshape(1, -1)})[0][0]
+
+        logmel = frames.window_frames(x, start, compute)
+        (emb,) = encoder.run(None, {split.logmel: logmel[None], split.waveform: x.reshape(1, -1)})
+        return self._checked(emb)
 
     def create_stream(
         self,

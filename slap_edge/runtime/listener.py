@@ -238,12 +238,14 @@ def create_listener(
     threads: int = 1,
     cache_dir: str | Path | None = None,
     heads: Heads | str | Path | None = None,
+    frame_cache: bool = True,
     **listener_options: Any,
 ) -> Listener:
     """A listener for ``bundle`` scoring ``prompts`` (a ready `PromptBank`, or anything `resolve_prompts` reads: a
     prompts.txt path, a built-in set's name such as ``"demographics"``, prompts text, a `PromptSet`) and/or adapted
     ``heads`` (a `Heads` or a heads file from `slap-edge adapt`; its sections replace prompt sections of the same
-    name, or are added; ``listener.engine.describe_sections()`` says which)."""
+    name, or are added; ``listener.engine.describe_sections()`` says which). ``frame_cache``: keep log-mel frames
+    from hop to hop (`slap_edge.runtime.frames`); False runs audio.onnx whole every hop."""
     from slap_edge.adapt.heads import resolve_heads
 
     if not isinstance(bundle, Bundle):
@@ -256,4 +258,5 @@ def create_listener(
     else:
         prompt_set = resolve_prompts(prompts) if prompts is not None else None
         prompt_bank = resolve_bank(bundle, prompt_set, bank, cache_dir=cache_dir, threads=threads)
-    return Listener(Engine(bundle, prompt_bank, threads=threads, heads=adapted), **listener_options)
+    engine = Engine(bundle, prompt_bank, threads=threads, heads=adapted, frame_cache=frame_cache)
+    return Listener(engine, **listener_options)

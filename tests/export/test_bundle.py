@@ -47,7 +47,11 @@ def test_bundle_manifest_and_figures(int8_bundle: tuple[Path, object]) -> None:
     assert m["format"] == FORMAT and m["format_version"] == FORMAT_VERSION
     assert m["model"]["precision"] == "int8" and m["model"]["name"] == "student-cnn-tiny"
     assert m["audio"]["frontend"]["n_mels"] == 64 and m["audio"]["window_s"] == 3.0
-    assert set(m["files"]) == {"audio.onnx", "MODEL_CARD.md"}
+    assert set(m["files"]) == {"audio.onnx", "audio_frontend.onnx", "audio_encoder.onnx", "MODEL_CARD.md"}
+    # audio.onnx cut at its log-mel, for streams that keep their frames from hop to hop (runtime/frames.py).
+    cache = m["audio"]["frame_cache"]
+    assert (cache["frontend"], cache["encoder"]) == ("audio_frontend.onnx", "audio_encoder.onnx") and cache["logmel"]
+    assert read_metadata(path / "audio_encoder.onnx")["model_id"] == m["model"]["id"]
     assert m["scoring"]["logit_scale"] > 0 and m["created_by"].startswith("slap-edge ")
     assert read_metadata(path / "audio.onnx")["model_id"] == m["model"]["id"]
     assert report.audio_fp32.min_cosine >= 0.999
@@ -106,6 +110,31 @@ def test_missing_file_and_unknown_version_are_refused(bundle_copy: Path) -> None
     manifest["format_version"] = FORMAT_VERSION + 1
     (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="format_version"):
+        load_bundle(bundle_copy)
+
+
+def test_frame_cache_graphs_are_checked_like_audio_onnx(bundle_copy: Path, int8_bundle: tuple[Path, object]) -> None:
+    import numpy as np
+
+    from slap_edge.prompts import PromptBank, PromptSet, Section
+    from slap_edge.runtime import Engine
+
+    bundle = load_bundle(int8_bundle[0])
+    prompts = PromptSet((Section("s", ("a", "b"), ("a", "b")),))
+    engine = Engine(bundle, PromptBank(prompts, np.eye(2, bundle.embed_dim, dtype=np.float32), bundle.model_id))
+    assert engine.frame_cache(bundle.window_samples) is not None
+    assert engine.frame_cache_note == "on (the bundle's frame-cache graphs)"
+    # A half whose metadata names another front end, with checksums that agree, is refused by name.
+    meta = read_metadata(bundle_copy / "audio_encoder.onnx")
+    write_metadata(bundle_copy / "audio_encoder.onnx", {**meta, "sample_rate": "8000"})
+    _rehash(bundle_copy, "audio_encoder.onnx")
+    with pytest.raises(BundleError, match="audio_encoder.onnx"):
+        load_bundle(bundle_copy)
+    # A frame-cache entry naming a file the manifest does not list is refused by name.
+    manifest = json.loads((bundle_copy / "manifest.json").read_text())
+    manifest["audio"]["frame_cache"]["encoder"] = "missing.onnx"
+    (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="missing.onnx"):
         load_bundle(bundle_copy)
 
 
