@@ -74,6 +74,7 @@ def test_a_front_end_that_cannot_be_carried_is_named() -> None:
         check_carry(old, dataclasses.replace(new, n_fft=1024), 48000)
 
 
+@pytest.mark.slow  # the default run is near its 10 minutes; the prior and the refusals above are checked there
 def test_a_student_carried_to_a_longer_window_embeds_as_its_source(
     rebuilt_first_stage_student: Path, tmp_path: Path
 ) -> None:
