@@ -226,31 +226,36 @@ class Engine:
         """A new stream's frame cache for windows of up to ``window_samples``, or None (turned off, or the graph
         cannot be cut: ``frame_cache_note`` says why, and the stream runs the whole graph every hop)."""
         from slap_edge.config import FrontendConfig
-        from slap_edge.runtime.frames import FrameCache, SplitError, SplitGraph, split_audio_graph, split_sessions
+        from slap_edge.runtime.frames import FrameCache, SplitError, SplitGraph, cut_audio_graph, open_split
 
         if not self.frame_cache_enabled:
             return None
         frontend = FrontendConfig(**self.bundle.frontend)
         if self._halves is None:
             shipped = self.bundle.frame_cache
-            if shipped is not None:  # the bundle's own halves (checked when exported, checksummed on load)
+            split: SplitGraph | None = None
+            if shipped is not None:  # the bundle's own halves (checksummed on load, checked below)
+                root = self.bundle.root
                 split = SplitGraph(
-                    str(self.bundle.root / shipped["frontend"]),
-                    str(self.bundle.root / shipped["encoder"]),
+                    str(root / shipped["frontend"]),
+                    str(root / shipped["encoder"]),
                     shipped["logmel"],
                     shipped["waveform"],
                     shipped["embedding"],
                 )
-                self.frame_cache_note = "on (the bundle's frame-cache graphs)"
+                how = "the bundle's frame-cache graphs"
+                failed = f"{root}'s frame-cache graphs do not reproduce audio.onnx"
             else:
-                try:
-                    split = split_audio_graph(self.bundle.audio_path, frontend, self.bundle.window_samples)
-                except SplitError as exc:
-                    self.frame_cache_enabled = False
-                    self.frame_cache_note = f"off: {self.bundle.audio_path} cannot be cut at its log-mel ({exc})"
-                    return None
-                self.frame_cache_note = "on (audio.onnx cut when loaded)"
-            self._halves = (split, *split_sessions(split, self.threads))
+                how, failed = "audio.onnx cut when loaded", f"{self.bundle.audio_path} cannot be cut at its log-mel"
+            try:
+                split = split or cut_audio_graph(self.bundle.audio_path)
+                halves = open_split(split, self.session, frontend, self.bundle.window_samples, self.threads)
+            except SplitError as exc:
+                self.frame_cache_enabled = False
+                self.frame_cache_note = f"off: {failed} ({exc})"
+                return None
+            self._halves = (split, *halves)
+            self.frame_cache_note = f"on ({how})"
         return FrameCache(frontend, frontend.num_frames(window_samples) + 8)
 
     def _embed_cached(self, window: np.ndarray, start: int, frames: FrameCache) -> np.ndarray:

@@ -6,13 +6,14 @@ not centred and each depends only on its own samples (`FrontendConfig`: frame ``
 the built-in 3 s window and 0.5 s hop, 124 of 149. The STFT is the front end's costliest part (a convolution over
 the whole window), so recomputing it every hop spends most of the encoder's time on frames computed before.
 
-`split_audio_graph` cuts audio.onnx in two at its normalised log-mel (the tensor after the mel projection, log and
+`cut_audio_graph` cuts audio.onnx in two at its normalised log-mel (the tensor after the mel projection, log and
 normalisation, found from the mel bank's MatMul): a front-end graph (waveform -> log-mel) and an encoder graph
-(log-mel -> embedding; it also takes the waveform, of which it reads only the shape). It refuses, with the reason,
-a graph it cannot cut that way, and checks the two halves on a test window against the whole graph (they run the
-same operators on the same values, so they agree exactly). A `FrameCache` (one per stream) holds frames by their
-absolute index in the stream; `Engine.timed_embed` computes the frames a window lacks from just the samples they
-cover, and runs the encoder on the window's frames.
+(log-mel -> embedding; it also takes the waveform, of which it reads only the shape), refusing, with the reason, a
+graph it cannot cut that way. `open_split` opens the two halves (cut here, or shipped in a bundle) and checks them on
+a test window against the whole graph (they run the same operators on the same values, so they agree exactly);
+`split_audio_graph` does both, for the exporter. A `FrameCache` (one per stream) holds frames by their absolute index
+in the stream; `Engine.timed_embed` computes the frames a window lacks from just the samples they cover, and runs the
+encoder on the window's frames.
 
 A frame computed from a short segment can differ from the same frame computed within a whole window in the last bit
 (the convolution's kernel differs by length: up to 5e-7 here); where the int8 graph quantizes the log-mel, such a
@@ -74,9 +75,9 @@ def find_logmel(graph: Any) -> str:
     return name
 
 
-def split_audio_graph(path: str | Path, frontend: FrontendConfig, window_samples: int) -> SplitGraph:
-    """Cut audio.onnx at its log-mel (see the module's doc); `SplitError` if it cannot be cut or the halves do not
-    reproduce the whole graph on a test window."""
+def cut_audio_graph(path: str | Path) -> SplitGraph:
+    """audio.onnx cut at its log-mel (see the module's doc), unchecked (`open_split` checks); `SplitError` if it
+    cannot be cut that way."""
     try:
         import onnx
         from onnx import helper
@@ -107,35 +108,39 @@ def split_audio_graph(path: str | Path, frontend: FrontendConfig, window_samples
         del half.opset_import[:]
         half.opset_import.extend(model.opset_import)
         half.ir_version = model.ir_version
-    split = SplitGraph(front.SerializeToString(), encoder.SerializeToString(), logmel, waveform, embedding)
-    check_split(path, split, frontend, window_samples)
+    return SplitGraph(front.SerializeToString(), encoder.SerializeToString(), logmel, waveform, embedding)
+
+
+def split_audio_graph(path: str | Path, frontend: FrontendConfig, window_samples: int) -> SplitGraph:
+    """audio.onnx cut at its log-mel and checked against the whole graph (what the exporter ships); `SplitError` if
+    it cannot be cut or the halves do not reproduce the whole graph on a test window."""
+    from slap_edge.runtime.engine import create_session
+
+    split = cut_audio_graph(path)
+    open_split(split, create_session(str(path)), frontend, window_samples)
     return split
 
 
-def check_split(path: str | Path, split: SplitGraph, frontend: FrontendConfig, window_samples: int) -> None:
-    """The halves on a test window (speech-like noise) give the whole graph's embedding, and frames of the right
-    shape; `SplitError` naming the difference otherwise."""
+def open_split(
+    split: SplitGraph, whole: Any, frontend: FrontendConfig, window_samples: int, threads: int = 1
+) -> tuple[Any, Any]:
+    """ONNX Runtime sessions of the front-end and encoder halves (the engine's settings), checked on a test window
+    (speech-like noise) against the session ``whole`` of audio.onnx: frames of the right shape and the whole graph's
+    embedding; `SplitError` naming the difference otherwise."""
     from slap_edge.runtime.engine import create_session
 
+    front, encoder = create_session(split.frontend, threads), create_session(split.encoder, threads)
     rng = np.random.default_rng(0)
     x = (0.1 * rng.standard_normal((1, window_samples))).astype(np.float32)
-    whole = create_session(str(path)).run(None, {split.waveform: x})[0]
-    sessions = split_sessions(split)
-    frames = sessions[0].run(None, {split.waveform: x})[0]
+    frames = front.run(None, {split.waveform: x})[0]
     want = (1, frontend.n_mels, frontend.num_frames(window_samples))
     if tuple(frames.shape) != want:
         raise SplitError(f"the front-end half gives frames {tuple(frames.shape)}, expected {want}")
-    halves = sessions[1].run(None, {split.logmel: frames, split.waveform: x})[0]
-    diff = float(np.abs(halves - whole).max())
+    halves = encoder.run(None, {split.logmel: frames, split.waveform: x})[0]
+    diff = float(np.abs(halves - whole.run(None, {split.waveform: x})[0]).max())
     if diff > 1e-5:
         raise SplitError(f"the two halves differ from the whole graph by {diff:.2e} on a test window")
-
-
-def split_sessions(split: SplitGraph, threads: int = 1) -> tuple[Any, Any]:
-    """ONNX Runtime sessions of the front-end and encoder halves (the engine's settings)."""
-    from slap_edge.runtime.engine import create_session
-
-    return create_session(split.frontend, threads), create_session(split.encoder, threads)
+    return front, encoder
 
 
 class FrameCache:
@@ -144,6 +149,7 @@ class FrameCache:
     number of frames) replace them all."""
 
     def __init__(self, frontend: FrontendConfig, capacity: int) -> None:
+        self.frontend = frontend
         self.hop = frontend.hop_length
         self.n_fft = frontend.n_fft
         self._frames = np.zeros((frontend.n_mels, capacity), dtype=np.float32)
@@ -159,8 +165,7 @@ class FrameCache:
     def window_frames(self, window: np.ndarray, start: int, compute: Any) -> np.ndarray:
         """The log-mel [n_mels, F] of ``window`` (the samples ``[start, start + len)`` of the stream): frames held
         are reused, the rest computed by ``compute(samples) -> [n_mels, frames]`` from just the samples they cover."""
-        n = window.shape[0]
-        count = 0 if n < self.n_fft else 1 + (n - self.n_fft) // self.hop
+        count = self.frontend.num_frames(window.shape[0])
         anchor = start % self.hop
         k0 = (start - anchor) // self.hop
         k_end = k0 + count

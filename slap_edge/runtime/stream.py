@@ -132,7 +132,7 @@ class Stream:
             for name, labels in engine.section_labels.items()
         }
         # The log-mel frames kept from hop to hop (None: the whole graph runs every hop; see runtime/frames.py).
-        self._frames = engine.frame_cache(self.window) if hasattr(engine, "frame_cache") else None
+        self._frames = engine.frame_cache(self.window)
         self._ring = RingBuffer(self.window + 8 * self.hop)
         self._window_buf = np.empty(self.window, dtype=np.float32)
         self._next_end = self.hop
@@ -250,11 +250,7 @@ class Stream:
             latency = {"gate": gate_ms, "total": total}
             msgs.append(Scores(self.seq, t_end, (start / sr, t_end), speech, None, latency, self.dropped))
             return msgs
-        emb, enc_ms = (
-            self.engine.timed_embed(window)
-            if self._frames is None
-            else self.engine.timed_embed(window, start, self._frames)
-        )
+        emb, enc_ms = self.engine.timed_embed(window, start, self._frames)
         t_score = time.perf_counter()
         probs = self.engine.score(emb)
         sections = section_tops(probs, self.engine.section_labels)

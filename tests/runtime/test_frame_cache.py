@@ -72,12 +72,12 @@ def test_the_halves_of_the_graph_reproduce_it(test_bundle: Path) -> None:
 
     from slap_edge.bundle_reader import load_bundle
     from slap_edge.runtime.engine import create_session
-    from slap_edge.runtime.frames import split_sessions
+    from slap_edge.runtime.frames import open_split
 
     bundle = load_bundle(test_bundle)
     cfg = FrontendConfig(**bundle.frontend)
     split = split_audio_graph(bundle.audio_path, cfg, bundle.window_samples)
-    front, encoder = split_sessions(split)
+    front, encoder = open_split(split, create_session(str(bundle.audio_path)), cfg, bundle.window_samples)
     x = (0.1 * np.random.default_rng(3).standard_normal((1, bundle.window_samples))).astype(np.float32)
     frames = front.run(None, {split.waveform: x})[0]
     np.testing.assert_allclose(frames[0], log_mel_numpy(x[0], cfg), atol=1e-4)
