@@ -308,8 +308,11 @@ if [ -n "$STUDENT2_RECIPE" ]; then
   STUDENT_RUN="$S2"
   RECIPES+=(--recipe "$STUDENT2_RECIPE")
 fi
+# The soup: the second-stage student averaged with a partner, the committed student (SOUP_WITH, rebuilt exactly from
+# its float32 graph) or one distilled here (SOUP_PARTNER_RECIPE); weight SOUP_WEIGHT on the second-stage student.
+SOUP_INPUT=
+SOUP_WEIGHT=${SOUP_WEIGHT:-0.5}
 if [ -n "${SOUP_WITH:-}" ]; then
-  # The soup: the committed student (rebuilt exactly from its float32 graph) and the second-stage student, averaged.
   SOUP_RECIPE=${SOUP_RECIPE:-train/recipes/student-distil-on.json}
   [ -f "$WORK/soup-with/from_bundle.json" ] || { rm -rf "$WORK/soup-with"
     "$PY" -m slap_edge.train.from_bundle "$SOUP_WITH" --teacher "$SOUP_TEACHER" --recipe "$SOUP_RECIPE" \
@@ -322,23 +325,21 @@ if [ -n "${SOUP_WITH:-}" ]; then
     SOUP_INPUT="$WORK/soup-with-deepened"
     RECIPES+=(--recipe "$SOUP_DEEPEN_RECIPE")
   fi
-  SOUP_WEIGHT=${SOUP_WEIGHT:-0.5}
   SOUP="$WORK/soup-$(basename "$SOUP_WITH")-w$SOUP_WEIGHT"; [ -z "${SOUP_DEEPEN_RECIPE:-}" ] || SOUP=$SOUP-deepened
-  [ -f "$SOUP/soup.json" ] || "$PY" -m slap_edge.train.soup "$SOUP_INPUT" "$STUDENT_RUN" \
-    --weight "$("$PY" -c "print(1 - $SOUP_WEIGHT)")" --weight "$SOUP_WEIGHT" --out "$SOUP"
-  STUDENT_RUN="$SOUP"
   RECIPES+=(--recipe "$SOUP_RECIPE")
 fi
 if [ -n "${SOUP_PARTNER_RECIPE:-}" ]; then
-  # The soup's partner distilled here from the same first stage, then averaged with the second-stage student.
-  P=$WORK/soup-partner; [ -z "${CARRY_RECIPE:-}" ] || P=$P-carried; [ -z "${DEEPEN_RECIPE:-}" ] || P=$P-deepened
-  "$SE" distill --teacher "$SOUP_TEACHER" --recipe "$SOUP_PARTNER_RECIPE" --data "$DATA2" --out "$P" \
+  # The partner distilled here from the same first stage as the second-stage student, on the same data.
+  SOUP_INPUT=$WORK/soup-partner; [ -z "${CARRY_RECIPE:-}" ] || SOUP_INPUT=$SOUP_INPUT-carried
+  [ -z "${DEEPEN_RECIPE:-}" ] || SOUP_INPUT=$SOUP_INPUT-deepened
+  "$SE" distill --teacher "$SOUP_TEACHER" --recipe "$SOUP_PARTNER_RECIPE" --data "$DATA2" --out "$SOUP_INPUT" \
     --init-from "$STUDENT1_RUN" --no-progress --exclude-holdout "$WORK/suite-holdout/holdout.json" \
-    $([ -f "$P/state.json" ] && echo --resume)
+    $([ -f "$SOUP_INPUT/state.json" ] && echo --resume)
   RECIPES+=(--recipe "$SOUP_PARTNER_RECIPE")
-  SOUP_WEIGHT=${SOUP_WEIGHT:-0.5}
-  SOUP="$P-soup-w$SOUP_WEIGHT"
-  [ -f "$SOUP/soup.json" ] || "$PY" -m slap_edge.train.soup "$P" "$STUDENT_RUN" \
+  SOUP="$SOUP_INPUT-soup-w$SOUP_WEIGHT"
+fi
+if [ -n "$SOUP_INPUT" ]; then
+  [ -f "$SOUP/soup.json" ] || "$PY" -m slap_edge.train.soup "$SOUP_INPUT" "$STUDENT_RUN" \
     --weight "$("$PY" -c "print(1 - $SOUP_WEIGHT)")" --weight "$SOUP_WEIGHT" --out "$SOUP"
   STUDENT_RUN="$SOUP"
 fi
