@@ -1,7 +1,9 @@
-"""Fixtures of the bench tests: a bundle exported here from a randomly initialised student (fp32)."""
+"""Fixtures of the bench tests."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,12 +11,17 @@ import pytest
 
 @pytest.fixture(scope="session")
 def student_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The export stage's own writer on `student-vit-tiny` (random weights: latency does not depend on them)."""
-    torch = pytest.importorskip("torch", reason="exporting a test bundle needs torch (slap-edge[train])")
-    from slap_edge.export.bundle_writer import export_bundle
-    from slap_edge.models import create_model
+    """The built-in bundle without its text encoder: what a kiosk runs (int8, with no export to wait for; latency
+    does not depend on which model it is), and a bundle whose prompt bank the bench must make up and say so."""
+    from slap_edge.bundle_reader import TEXT_ONNX, TOKENIZER, default_bundle_path, load_bundle
 
-    torch.manual_seed(0)
+    src = default_bundle_path()
     out = tmp_path_factory.mktemp("bench") / "student"
-    export_bundle(create_model("student-vit-tiny"), out)
+    shutil.copytree(src, out, ignore=shutil.ignore_patterns(TEXT_ONNX, TOKENIZER))
+    manifest = json.loads((out / "manifest.json").read_text())
+    for name in (TEXT_ONNX, TOKENIZER):
+        del manifest["files"][name]
+    del manifest["text"]
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    assert load_bundle(out).model_id == load_bundle(src).model_id
     return out

@@ -30,7 +30,21 @@ def student(name: str) -> object:
     return _MODELS[name]
 
 
-def student_names() -> list[str]:
+# Registered students that differ from one run by default only in sizes (mel bands, depth, width): their exports go
+# through the same code, so they run with `-m slow` to keep the default run under its ten minutes.
+SIZE_VARIANTS = {
+    "student-vit-nano-128mel": "student-vit-nano",
+    "student-vit-nano-d4": "student-vit-nano",
+    "student-vit-tiny": "student-vit-nano",
+}
+
+
+def student_names() -> list[object]:
+    """Every registered student, as pytest params; the size variants above are marked slow."""
+    import pytest
+
     from slap_edge.models import list_models
 
-    return [n for n in list_models() if n.startswith("student-")]
+    names = [n for n in list_models() if n.startswith("student-")]
+    assert set(SIZE_VARIANTS) <= set(names) and set(SIZE_VARIANTS.values()) <= set(names) - set(SIZE_VARIANTS)
+    return [pytest.param(n, marks=pytest.mark.slow) if n in SIZE_VARIANTS else n for n in names]

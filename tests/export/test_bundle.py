@@ -22,8 +22,14 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 @pytest.fixture(scope="module")
 def int8_bundle(tmp_path_factory: pytest.TempPathFactory, corpus: Path, suite: Path) -> tuple[Path, object]:
+    """One int8 export for the module, with the graphs a TensorRT engine is built from (as the built-in bundle)."""
+    from slap_edge.export.bundle_writer import ExportProfile
+
     out = tmp_path_factory.mktemp("bundles") / "cnn-int8"
-    report = export_bundle(student("student-cnn-tiny"), out, int8=True, calibration=corpus, suite=suite)
+    profile = ExportProfile(int8=True, tensorrt=("fp16", "int8"))
+    report = export_bundle(
+        student("student-cnn-tiny"), out, int8=True, calibration=corpus, suite=suite, profile=profile
+    )
     return out, report
 
 
@@ -47,7 +53,15 @@ def test_bundle_manifest_and_figures(int8_bundle: tuple[Path, object]) -> None:
     assert m["format"] == FORMAT and m["format_version"] == FORMAT_VERSION
     assert m["model"]["precision"] == "int8" and m["model"]["name"] == "student-cnn-tiny"
     assert m["audio"]["frontend"]["n_mels"] == 64 and m["audio"]["window_s"] == 3.0
-    assert set(m["files"]) == {"audio.onnx", "audio_frontend.onnx", "audio_encoder.onnx", "MODEL_CARD.md"}
+    assert set(m["files"]) == {
+        "audio.onnx",
+        "audio_frontend.onnx",
+        "audio_encoder.onnx",
+        "audio_fp32.onnx",
+        "audio_qdq.onnx",
+        "MODEL_CARD.md",
+    }
+    assert m["tensorrt"] == {"precisions": ["fp16", "int8"]}
     # audio.onnx cut at its log-mel, for streams that keep their frames from hop to hop (runtime/frames.py).
     cache = m["audio"]["frame_cache"]
     assert (cache["frontend"], cache["encoder"]) == ("audio_frontend.onnx", "audio_encoder.onnx") and cache["logmel"]
@@ -231,25 +245,27 @@ def test_model_card_append_keeps_bundle_verifiable(bundle_copy: Path) -> None:
         append_model_card(bundle_copy, ["more"])
 
 
-def test_trt_check_of_a_bundle_checks_the_graphs_engines_are_built_from(
-    tmp_path: Path, corpus: Path, int8_bundle: tuple[Path, object]
-) -> None:
+def test_trt_check_of_a_bundle_checks_the_graphs_engines_are_built_from(bundle_copy: Path) -> None:
     """An int8 bundle that carries audio_fp32.onnx and audio_qdq.onnx is buildable by TensorRT: `trt check` checks
-    those two (what `trt build` uses), not the ONNX Runtime int8 audio.onnx; without them it fails, naming why."""
+    those two (what `trt build` uses), not the ONNX Runtime int8 audio.onnx; without them (a bundle exported without
+    a TensorRT profile) it fails, naming why."""
     from typer.testing import CliRunner
 
     from slap_edge.cli import app
-    from slap_edge.export.bundle_writer import ExportProfile
 
-    out = tmp_path / "jetson"
-    profile = ExportProfile(int8=True, tensorrt=("fp16", "int8"))
-    export_bundle(student("student-cnn-tiny"), out, int8=True, calibration=corpus, profile=profile)
     runner = CliRunner()
-    result = runner.invoke(app, ["trt", "check", str(out)])
+    result = runner.invoke(app, ["trt", "check", str(bundle_copy)])
     assert result.exit_code == 0, result.output
     assert "fp16 engine would be built from audio_fp32.onnx" in result.output
     assert "int8 engine would be built from audio_qdq.onnx" in result.output
-    plain = runner.invoke(app, ["trt", "check", str(int8_bundle[0])])
+    manifest = json.loads((bundle_copy / "manifest.json").read_text())
+    for name in ("audio_fp32.onnx", "audio_qdq.onnx"):
+        (bundle_copy / name).unlink()
+        del manifest["files"][name]
+    del manifest["tensorrt"]
+    (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
+    load_bundle(bundle_copy)  # still a valid bundle, for ONNX Runtime only
+    plain = runner.invoke(app, ["trt", "check", str(bundle_copy)])
     assert plain.exit_code == 1 and "no TensorRT fp16: " in plain.output
 
 
