@@ -33,7 +33,7 @@ from slap_edge.bundle_reader import (
     unpack_bundle,
 )
 from slap_edge.config import ConfigError, FrontendConfig, to_dict
-from slap_edge.export.card import model_card, write_model_card
+from slap_edge.export.card import append_model_card, model_card, write_model_card
 from slap_edge.export.onnx import (
     AUDIO_INPUT,
     AUDIO_OUTPUT,
@@ -466,6 +466,73 @@ def _frame_cache_halves(
         "waveform": split.waveform,
         "embedding": split.embedding,
     }
+
+
+def add_frame_cache(bundle_dir: str | Path, out: str | Path, log: Callable[[str], None] = print) -> dict[str, str]:
+    """A copy of a bundle exported before the frame cache, at ``out``, with its audio.onnx cut into the two
+    frame-cache graphs as `export` now ships them: model and figures unchanged, the halves checked to reproduce
+    audio.onnx, listed in the manifest (``audio.frame_cache``) and named in a section appended to the model card.
+    Needs the ``onnx`` package (where the bundle is prepared, not on the kiosk). `ExportError`, naming the bundle,
+    if it does not verify, already carries the graphs, ``out`` exists, or the graph cannot be cut."""
+    from slap_edge.runtime.frames import SplitError, split_audio_graph
+
+    src, out = Path(bundle_dir), Path(out)
+    if out.exists():
+        raise ExportError(f"{out}: already exists; give a new folder (an existing bundle is never overwritten)")
+    if not src.is_dir():
+        raise ExportError(f"{src}: not a bundle folder (unpack a .tar.gz bundle first)")
+    bundle = load_bundle(src)
+    if bundle.frame_cache is not None:
+        have = f"{bundle.frame_cache.get('frontend')}, {bundle.frame_cache.get('encoder')}"
+        raise ExportError(f"{src}: already carries frame-cache graphs ({have})")
+    for name in (AUDIO_FRONTEND_ONNX, AUDIO_ENCODER_ONNX):
+        if (src / name).exists():
+            raise ExportError(f"{src}: holds a {name} its manifest does not list; remove it or export again")
+    fe = FrontendConfig(**bundle.frontend)
+    try:
+        split = split_audio_graph(src / AUDIO_ONNX, fe, bundle.window_samples)
+    except ImportError as exc:
+        raise ExportError(f"cutting {src / AUDIO_ONNX} needs the onnx package (pip install onnx): {exc}") from exc
+    except SplitError as exc:
+        raise ExportError(f"{src / AUDIO_ONNX}: cannot be cut into frame-cache graphs: {exc}") from exc
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        shutil.copytree(src, tmp)
+        (tmp / AUDIO_FRONTEND_ONNX).write_bytes(split.frontend)
+        (tmp / AUDIO_ENCODER_ONNX).write_bytes(split.encoder)
+        cache = {
+            "frontend": AUDIO_FRONTEND_ONNX,
+            "encoder": AUDIO_ENCODER_ONNX,
+            "logmel": split.logmel,
+            "waveform": split.waveform,
+            "embedding": split.embedding,
+        }
+        manifest = json.loads((tmp / MANIFEST).read_text(encoding="utf-8"))
+        for name in (AUDIO_FRONTEND_ONNX, AUDIO_ENCODER_ONNX):
+            manifest["files"][name] = {"sha256": sha256_file(tmp / name), "size": (tmp / name).stat().st_size}
+        manifest["audio"]["frame_cache"] = cache
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+        append_model_card(
+            tmp,
+            [
+                "## Frame-cache graphs\n\n"
+                f"`{AUDIO_FRONTEND_ONNX}` and `{AUDIO_ENCODER_ONNX}`: `audio.onnx` cut at its log-mel "
+                f"(`{split.logmel}`) by `slap-edge bundle frame-cache` (slap-edge {__version__}, {when}), checked "
+                "to reproduce `audio.onnx` on a test window. A stream runs the front end on each hop's new audio "
+                "only and keeps the frames; the model, its weights and the figures above are unchanged."
+            ],
+        )
+        if load_bundle(tmp).frame_cache != cache:
+            raise ExportError(f"{tmp}: the written manifest does not read back its frame-cache entry")
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log(f"frame-cache graphs: {AUDIO_FRONTEND_ONNX} and {AUDIO_ENCODER_ONNX} (audio.onnx cut at {split.logmel!r})")
+    return cache
 
 
 def _quantize_audio(

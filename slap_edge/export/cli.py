@@ -284,6 +284,23 @@ def bundle_card(
     typer.echo(f"appended {len(sections)} section(s) to {card}")
 
 
+@bundle_app.command("frame-cache")
+def bundle_frame_cache(
+    bundle: Path = typer.Argument(..., help="Bundle folder exported without the frame-cache graphs."),
+    out: Path = typer.Option(..., "--out", help="New bundle folder (never an existing one)."),
+) -> None:
+    """Copy a bundle with its audio.onnx cut into the frame-cache graphs, as `export` ships them (needs onnx)."""
+    from slap_edge.bundle_reader import BundleError
+    from slap_edge.export.bundle_writer import add_frame_cache
+    from slap_edge.export.onnx import ExportError
+
+    try:
+        add_frame_cache(bundle, out, log=typer.echo)
+    except (OSError, BundleError, ExportError) as exc:
+        raise _fail(str(exc), code=1) from exc
+    typer.echo(f"wrote {out}: {bundle}'s model, with the frame-cache graphs (slap-edge bundle verify {out})")
+
+
 @trt_app.command("check")
 def trt_check(
     target: Path = typer.Argument(..., help="An ONNX file, or a bundle (checks the graphs TensorRT would use)."),

@@ -152,6 +152,44 @@ def test_frame_cache_graphs_are_checked_like_audio_onnx(bundle_copy: Path, int8_
         load_bundle(bundle_copy)
 
 
+def test_frame_cache_graphs_are_added_to_a_bundle_exported_without_them(bundle_copy: Path, tmp_path: Path) -> None:
+    """`slap-edge bundle frame-cache`: an older bundle (no halves) gets the halves `export` ships, nothing else
+    changes but the manifest's entry and a card section; a bundle that has them, or an existing --out, is refused."""
+    from typer.testing import CliRunner
+
+    from slap_edge.cli import app
+
+    manifest = json.loads((bundle_copy / "manifest.json").read_text())
+    shipped = {name: (bundle_copy / name).read_bytes() for name in ("audio_frontend.onnx", "audio_encoder.onnx")}
+    for name in shipped:
+        (bundle_copy / name).unlink()
+        del manifest["files"][name]
+    cache = manifest["audio"].pop("frame_cache")
+    (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
+    old = load_bundle(bundle_copy)
+    assert old.frame_cache is None
+
+    out = tmp_path / "with-cache"
+    runner = CliRunner()
+    result = runner.invoke(app, ["bundle", "frame-cache", str(bundle_copy), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    new = load_bundle(out)
+    assert new.frame_cache == cache and new.model_id == old.model_id
+    # The same cut as the exporter's, byte for byte; every other file as it was, the card with one section more.
+    assert {name: (out / name).read_bytes() for name in shipped} == shipped
+    for name in old.manifest["files"]:
+        if name != "MODEL_CARD.md":
+            assert new.manifest["files"][name] == old.manifest["files"][name], name
+    card = (out / "MODEL_CARD.md").read_text()
+    assert card.startswith((bundle_copy / "MODEL_CARD.md").read_text().rstrip("\n")) and "## Frame-cache graphs" in card
+
+    again = runner.invoke(app, ["bundle", "frame-cache", str(out), "--out", str(tmp_path / "twice")])
+    assert again.exit_code == 1 and "already carries frame-cache graphs" in again.output
+    assert not (tmp_path / "twice").exists()
+    taken = runner.invoke(app, ["bundle", "frame-cache", str(bundle_copy), "--out", str(out)])
+    assert taken.exit_code == 1 and "already exists" in taken.output
+
+
 def test_onnx_metadata_disagreeing_with_manifest_is_refused(bundle_copy: Path) -> None:
     meta = read_metadata(bundle_copy / "audio.onnx")
     write_metadata(bundle_copy / "audio.onnx", {**meta, "sample_rate": "8000"})
