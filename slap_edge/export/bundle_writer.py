@@ -53,6 +53,7 @@ from slap_edge.export.tensorrt import AUDIO_FP32_ONNX, AUDIO_QDQ_ONNX
 if TYPE_CHECKING:
     from slap_edge.export.int8_kernels import Int8PathsCheck
     from slap_edge.models.slap import SlapModel
+    from slap_edge.runtime.frames import SplitGraph
 
 AUDIO_FRONTEND_ONNX = "audio_frontend.onnx"  # audio.onnx's front end (waveform -> log-mel), for the frame cache
 AUDIO_ENCODER_ONNX = "audio_encoder.onnx"  # and the rest (log-mel -> embedding)
@@ -456,9 +457,15 @@ def _frame_cache_halves(
     except SplitError as exc:
         log(f"no frame-cache graphs: {exc}")
         return None
+    cache = _write_frame_cache(folder, split)
+    log(f"frame-cache graphs: {AUDIO_FRONTEND_ONNX} and {AUDIO_ENCODER_ONNX} (audio.onnx cut at {split.logmel!r})")
+    return cache
+
+
+def _write_frame_cache(folder: Path, split: SplitGraph) -> dict[str, str]:
+    """The two halves written into a bundle folder; the manifest's ``audio.frame_cache`` entry naming them."""
     (folder / AUDIO_FRONTEND_ONNX).write_bytes(split.frontend)
     (folder / AUDIO_ENCODER_ONNX).write_bytes(split.encoder)
-    log(f"frame-cache graphs: {AUDIO_FRONTEND_ONNX} and {AUDIO_ENCODER_ONNX} (audio.onnx cut at {split.logmel!r})")
     return {
         "frontend": AUDIO_FRONTEND_ONNX,
         "encoder": AUDIO_ENCODER_ONNX,
@@ -500,15 +507,7 @@ def add_frame_cache(bundle_dir: str | Path, out: str | Path, log: Callable[[str]
         shutil.rmtree(tmp)
     try:
         shutil.copytree(src, tmp)
-        (tmp / AUDIO_FRONTEND_ONNX).write_bytes(split.frontend)
-        (tmp / AUDIO_ENCODER_ONNX).write_bytes(split.encoder)
-        cache = {
-            "frontend": AUDIO_FRONTEND_ONNX,
-            "encoder": AUDIO_ENCODER_ONNX,
-            "logmel": split.logmel,
-            "waveform": split.waveform,
-            "embedding": split.embedding,
-        }
+        cache = _write_frame_cache(tmp, split)
         manifest = json.loads((tmp / MANIFEST).read_text(encoding="utf-8"))
         for name in (AUDIO_FRONTEND_ONNX, AUDIO_ENCODER_ONNX):
             manifest["files"][name] = {"sha256": sha256_file(tmp / name), "size": (tmp / name).stat().st_size}
