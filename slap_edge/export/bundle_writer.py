@@ -457,15 +457,14 @@ def _frame_cache_halves(
     except SplitError as exc:
         log(f"no frame-cache graphs: {exc}")
         return None
-    cache = _write_frame_cache(folder, split)
-    log(f"frame-cache graphs: {AUDIO_FRONTEND_ONNX} and {AUDIO_ENCODER_ONNX} (audio.onnx cut at {split.logmel!r})")
-    return cache
+    return _write_frame_cache(folder, split, log)
 
 
-def _write_frame_cache(folder: Path, split: SplitGraph) -> dict[str, str]:
+def _write_frame_cache(folder: Path, split: SplitGraph, log: Callable[[str], None]) -> dict[str, str]:
     """The two halves written into a bundle folder; the manifest's ``audio.frame_cache`` entry naming them."""
     (folder / AUDIO_FRONTEND_ONNX).write_bytes(split.frontend)
     (folder / AUDIO_ENCODER_ONNX).write_bytes(split.encoder)
+    log(f"frame-cache graphs: {AUDIO_FRONTEND_ONNX} and {AUDIO_ENCODER_ONNX} (audio.onnx cut at {split.logmel!r})")
     return {
         "frontend": AUDIO_FRONTEND_ONNX,
         "encoder": AUDIO_ENCODER_ONNX,
@@ -507,7 +506,7 @@ def add_frame_cache(bundle_dir: str | Path, out: str | Path, log: Callable[[str]
         shutil.rmtree(tmp)
     try:
         shutil.copytree(src, tmp)
-        cache = _write_frame_cache(tmp, split)
+        cache = _write_frame_cache(tmp, split, log)
         manifest = json.loads((tmp / MANIFEST).read_text(encoding="utf-8"))
         for name in (AUDIO_FRONTEND_ONNX, AUDIO_ENCODER_ONNX):
             manifest["files"][name] = {"sha256": sha256_file(tmp / name), "size": (tmp / name).stat().st_size}
@@ -530,7 +529,6 @@ def add_frame_cache(bundle_dir: str | Path, out: str | Path, log: Callable[[str]
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    log(f"frame-cache graphs: {AUDIO_FRONTEND_ONNX} and {AUDIO_ENCODER_ONNX} (audio.onnx cut at {split.logmel!r})")
     return cache
 
 
