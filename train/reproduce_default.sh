@@ -98,8 +98,8 @@ TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
 # The student's second stage: distilled on from the first stage's weights (`distill --init-from`) with its own
 # schedule, from the second-stage teacher where there is one. STUDENT2_DATA=intonation (VOICES=all's default) trains
 # it on the corpus with the intonation corpus merged in; real merges the real-voice training speech (Debian packages:
-# benchmarks/real_voice_dev.sh, which needs `apt-get update` once) into the first stage's corpus; corpus uses that
-# corpus alone. VOICES=espeak has no second stage unless STUDENT2_RECIPE names one. TEACHER2_RECIPE= (empty) and
+# benchmarks/real_voice_dev.sh, which needs `apt-get update` once) into the first stage's corpus; intonation-real
+# merges it into the corpus with the intonation corpus; corpus uses the first stage's corpus alone. VOICES=espeak has no second stage unless STUDENT2_RECIPE names one. TEACHER2_RECIPE= (empty) and
 # STUDENT2_RECIPE= (empty) with SOUP_WITH= give VOICES=all the third build's one-stage chain; TEACHER2_RECIPE=
 # train/recipes/teacher-tune-intonation.json STUDENT2_RECIPE=train/recipes/student-distil-on.json SOUP_WITH= the fourth.
 STUDENT2_RECIPE=${STUDENT2_RECIPE-}
@@ -150,9 +150,10 @@ if [ -n "${SOUP_WITH:-}" ] && { [ ! -f "$SOUP_WITH/audio_fp32.onnx" ] || [ -z "$
     "(a run folder; got '${SOUP_TEACHER:-}') and a second stage (STUDENT2_RECIPE) to average it with" >&2; exit 2
 fi
 case "$STUDENT2_DATA" in
-  intonation|real|corpus) ;;
+  intonation|real|intonation-real|corpus) ;;
   *) echo "STUDENT2_DATA must be 'intonation' (corpus + intonation corpus), 'real' (corpus + real-voice training" \
-       "speech) or 'corpus' (got '$STUDENT2_DATA')" >&2; exit 2 ;;
+       "speech), 'intonation-real' (corpus + intonation corpus + real-voice training speech) or 'corpus' (got" \
+       "'$STUDENT2_DATA')" >&2; exit 2 ;;
 esac
 mkdir -p "$WORK"
 
@@ -203,7 +204,7 @@ if [ "$VOICES" = all ]; then
   "$SE" data stats "$WORK/corpus-train" > "$WORK/corpus-train-stats.txt"
   TRAIN="$WORK/corpus-train"
 fi
-if [ -n "$TEACHER2_RECIPE" ] || { [ -n "$STUDENT2_RECIPE" ] && [ "$STUDENT2_DATA" = intonation ]; }; then
+if [ -n "$TEACHER2_RECIPE" ] || { [ -n "$STUDENT2_RECIPE" ] && [[ "$STUDENT2_DATA" == intonation* ]]; }; then
   # The intonation corpus: other speakers (seed SEED+1), 3/5 the size of the default corpus, merged into TRAIN2.
   "$SE" data synth --out "$WORK/corpus-intonation" --clips $((CLIPS * 3 / 5)) --speakers $((SPEAKERS * 3 / 5)) \
     --seed $((SEED + 1)) --jobs "$JOBS" --voices "$VOICES" --intonation vocoder
@@ -298,6 +299,10 @@ if [ -n "$STUDENT2_RECIPE" ]; then
        [ -f "$RV/corpus/all/manifest.jsonl" ] || WORK="$RV" PY="$PY" bash benchmarks/real_voice_dev.sh none
        "$SE" data merge "$TRAIN" "$RV/corpus/all" --out "$WORK/corpus-real" --overwrite
        DATA2="$WORK/corpus-real" ;;
+    intonation-real) RV=${RV:-work-data/real-voice-dev}
+       [ -f "$RV/corpus/all/manifest.jsonl" ] || WORK="$RV" PY="$PY" bash benchmarks/real_voice_dev.sh none
+       "$SE" data merge "$WORK/corpus-train2" "$RV/corpus/all" --out "$WORK/corpus-train2-real" --overwrite
+       DATA2="$WORK/corpus-train2-real"; CARD_CORPUS="$DATA2" ;;
     corpus) DATA2="$TRAIN" ;;
   esac
   S2=$WORK/student2-$STUDENT2_DATA; [ -z "${CARRY_RECIPE:-}" ] || S2=$S2-carried
