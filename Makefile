@@ -31,6 +31,7 @@ help:
 	@echo "make reproduce-default TEACHER=packed STUDENT=packed  take the committed teachers and first student; distil only the last (slow CPUs)"
 	@echo "make reproduce-default TEACHER2_RECIPE= STUDENT2_RECIPE=   the third build's one-stage chain (no intonation stage)"
 	@echo "make reproduce-default STUDENT2_DATA=real   the second student stage on the corpus + real-voice training speech"
+	@echo "make reproduce-default STUDENT2_DATA=intonation-real   ... on the corpus + intonation corpus + real-voice training speech"
 	@echo "make real-voice-dev     (root) real-voice dev suite from Debian packages; RV_MODEL=default scored on it"
 
 debian-packages:

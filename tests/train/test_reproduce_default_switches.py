@@ -25,7 +25,7 @@ def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
         ({"STUDENT": "bogus"}, "STUDENT must be 'train' or 'packed' (got 'bogus')"),
         ({"TEACHER": "cached"}, "TEACHER must be 'train' or 'packed' (got 'cached')"),
         ({"TEACHER2": "x"}, "TEACHER2 must be 'train' or 'packed' (got 'x')"),
-        ({"STUDENT2_DATA": "mp3"}, "STUDENT2_DATA must be 'intonation'"),
+        ({"STUDENT2_DATA": "mp3"}, "'intonation-real' (corpus + intonation corpus + real-voice training speech)"),
         ({"VOICES": "espeak", "STUDENT": "packed"}, "no committed first-stage student for VOICES=espeak"),
         ({"VOICES": "mbrola"}, "VOICES must be 'all'"),
         (
