@@ -302,7 +302,8 @@ if [ -n "$STUDENT2_RECIPE" ]; then
     intonation-real) RV=${RV:-work-data/real-voice-dev}
        [ -f "$RV/corpus/all/manifest.jsonl" ] || WORK="$RV" PY="$PY" bash benchmarks/real_voice_dev.sh none
        "$SE" data merge "$WORK/corpus-train2" "$RV/corpus/all" --out "$WORK/corpus-train2-real" --overwrite
-       DATA2="$WORK/corpus-train2-real"; CARD_CORPUS="$DATA2" ;;
+       # The card counts the synthetic corpora whole and, of the real speech, the train split it was trained on.
+       DATA2="$WORK/corpus-train2-real"; CARD_CORPUS="$WORK/corpus-train2" ;;
     corpus) DATA2="$TRAIN" ;;
   esac
   S2=$WORK/student2-$STUDENT2_DATA; [ -z "${CARRY_RECIPE:-}" ] || S2=$S2-carried
