@@ -233,6 +233,15 @@ LICENCE_TERMS = {
     "GPL-3.0": "the GPL governs espeak-ng the program; the FSF's GPL FAQ holds that a program's output is not covered "
     "unless it copies parts of the program, so speech it rendered restricts no use of a model trained on it, "
     "commercial included (not legal advice: check with your counsel)",
+    # The real-voice training speech (docs/real-voices.md): recordings, not program output, under copyleft licences.
+    "GPL-2+": "recordings under the GPL (KLettres' sounds): whether a model trained on them is a work based on them "
+    "is not settled; if it is, the GPL's terms (source and the same licence to everyone you give the model to) reach "
+    "the bundle, so check with your counsel before a closed product, or build without them "
+    "(`make reproduce-default STUDENT2_DATA=intonation`)",
+    "GFDL-1.3": "recordings under the GNU Free Documentation Licence (Hedgewars' voice packs): whether a model trained "
+    "on them is a modified version of them is not settled; if it is, it must be released under the GFDL too, so check "
+    "with your counsel before a closed product, or build without them (`make reproduce-default "
+    "STUDENT2_DATA=intonation`)",
 }
 
 

@@ -37,6 +37,9 @@ def test_licence_terms_say_what_may_be_shipped() -> None:
     assert "non-commercial" in licence_terms(MBROLA_LICENCE) and "VOICES=espeak" in licence_terms(MBROLA_LICENCE)
     assert "commercial included" in licence_terms("GPL-3.0-or-later")
     assert "not assessed" in licence_terms("CC-BY-NC-4.0")
+    # The real-voice training speech: copyleft on recordings, with the switch that builds without them.
+    for licence in ("GPL-2+", "GFDL-1.3"):
+        assert "not settled" in licence_terms(licence) and "STUDENT2_DATA=intonation`" in licence_terms(licence)
 
 
 def test_record_hashes_everything_and_reports_the_gap(tmp_path: Path, corpus: Path, suite: Path) -> None:
