@@ -100,8 +100,9 @@ TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
 # it on the corpus with the intonation corpus merged in; real merges the real-voice training speech (Debian packages:
 # benchmarks/real_voice_dev.sh, which needs `apt-get update` once) into the first stage's corpus; intonation-real
 # merges it into the corpus with the intonation corpus; corpus uses the first stage's corpus alone. VOICES=espeak has
-# no second stage unless STUDENT2_RECIPE names one. TEACHER2_RECIPE= (empty) and STUDENT2_RECIPE= (empty) with SOUP_WITH= give VOICES=all the third build's one-stage chain; TEACHER2_RECIPE=
-# train/recipes/teacher-tune-intonation.json STUDENT2_RECIPE=train/recipes/student-distil-on.json SOUP_WITH= the fourth.
+# no second stage unless STUDENT2_RECIPE names one. TEACHER2_RECIPE= (empty) and STUDENT2_RECIPE= (empty) with
+# SOUP_WITH= give VOICES=all the third build's one-stage chain; TEACHER2_RECIPE=train/recipes/teacher-tune-intonation.json
+# STUDENT2_RECIPE=train/recipes/student-distil-on.json SOUP_WITH= the fourth.
 STUDENT2_RECIPE=${STUDENT2_RECIPE-}
 STUDENT2_DATA=${STUDENT2_DATA:-real}
 TEACHER=${TEACHER:-train}
