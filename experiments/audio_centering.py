@@ -25,15 +25,10 @@ import numpy as np
 
 from slap_edge.data.manifest import read_manifest, resolve_audio
 from slap_edge.eval.embedders import load_embedding_source
-from slap_edge.eval.metrics import macro_f1
+from slap_edge.eval.metrics import balanced_accuracy, macro_f1
 from slap_edge.eval.runner import embed_suite
 from slap_edge.eval.suite import load_suite, read_audio
 from slap_edge.scoring import class_vectors, l2_normalize
-
-
-def balanced_accuracy(y: list[str], pred: list[str], labels: list[str]) -> float:
-    recalls = [np.mean([p == c for t, p in zip(y, pred, strict=True) if t == c]) for c in labels if c in y]
-    return float(np.mean(recalls))
 
 
 def score(audio: np.ndarray, suite, row_of, text_of, mean: np.ndarray | None) -> dict[str, float]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from slap_edge.eval.embedders import load_embedding_source
+from slap_edge.eval.metrics import balanced_accuracy
 from slap_edge.eval.runner import embed_suite, zero_shot_predict
 from slap_edge.eval.suite import load_suite
 
@@ -28,22 +29,18 @@ def sidedness(suite_dir: Path, bundle: str) -> dict[str, dict[str, dict[str, flo
     out: dict[str, dict[str, dict[str, float]]] = {}
     for task in suite.tasks:
         clips = [c for c in suite.clips_of(task.name) if c.path in row_of]
-        first, second = task.labels
+        first = task.labels[0]
         prompt_labels = [label for label, prompts in task.classes.items() for _ in prompts]
         prompt_emb = np.stack([text_of[p] for prompts in task.classes.values() for p in prompts])
         pred, cos = zero_shot_predict(audio[[row_of[c.path] for c in clips]], prompt_emb, prompt_labels)
         by_source: dict[str, dict[str, float]] = {}
         for name in sorted({c.speaker.split("-")[0] for c in clips}) + ["all"]:
             idx = [i for i, c in enumerate(clips) if name == "all" or c.speaker.startswith(name + "-")]
-            recalls = []
-            for label in (first, second):
-                members = [i for i in idx if clips[i].label == label]
-                if members:
-                    recalls.append(sum(pred[i] == label for i in members) / len(members))
+            accuracy = balanced_accuracy([clips[i].label for i in idx], [pred[i] for i in idx], task.labels)
             by_source[name] = {
                 "clips": len(idx),
                 f"share_{first}": round(sum(pred[i] == first for i in idx) / len(idx), 3),
-                "balanced_accuracy": round(float(np.mean(recalls)), 3),
+                "balanced_accuracy": round(accuracy, 3),
                 "margin": round(float(np.mean(cos[idx, 0] - cos[idx, 1])), 4),
             }
         out[task.name] = by_source
