@@ -101,8 +101,8 @@ TEACHER_RECIPE=${TEACHER_RECIPE:-train/recipes/default-teacher.json}
 # benchmarks/real_voice_dev.sh, which needs `apt-get update` once) into the first stage's corpus; intonation-real
 # merges it into the corpus with the intonation corpus; corpus uses the first stage's corpus alone. VOICES=espeak has
 # no second stage unless STUDENT2_RECIPE names one. TEACHER2_RECIPE= (empty) and STUDENT2_RECIPE= (empty) with
-# SOUP_WITH= give VOICES=all the third build's one-stage chain; TEACHER2_RECIPE=train/recipes/teacher-tune-intonation.json
-# STUDENT2_RECIPE=train/recipes/student-distil-on.json SOUP_WITH= the fourth.
+# SOUP_WITH= give VOICES=all the third build's one-stage chain; TEACHER2_RECIPE=
+# train/recipes/teacher-tune-intonation.json STUDENT2_RECIPE=train/recipes/student-distil-on.json SOUP_WITH= the fourth.
 STUDENT2_RECIPE=${STUDENT2_RECIPE-}
 STUDENT2_DATA=${STUDENT2_DATA:-real}
 TEACHER=${TEACHER:-train}
@@ -296,15 +296,14 @@ fi
 if [ -n "$STUDENT2_RECIPE" ]; then
   case "$STUDENT2_DATA" in
     intonation) DATA2="$WORK/corpus-train2"; CARD_CORPUS="$DATA2" ;;
-    real) RV=${RV:-work-data/real-voice-dev}
+    real|intonation-real) RV=${RV:-work-data/real-voice-dev}
        [ -f "$RV/corpus/all/manifest.jsonl" ] || WORK="$RV" PY="$PY" bash benchmarks/real_voice_dev.sh none
-       "$SE" data merge "$TRAIN" "$RV/corpus/all" --out "$WORK/corpus-real" --overwrite
-       DATA2="$WORK/corpus-real" ;;
-    intonation-real) RV=${RV:-work-data/real-voice-dev}
-       [ -f "$RV/corpus/all/manifest.jsonl" ] || WORK="$RV" PY="$PY" bash benchmarks/real_voice_dev.sh none
-       "$SE" data merge "$WORK/corpus-train2" "$RV/corpus/all" --out "$WORK/corpus-train2-real" --overwrite
-       # The card counts the synthetic corpora whole and, of the real speech, the train split it was trained on.
-       DATA2="$WORK/corpus-train2-real"; CARD_CORPUS="$WORK/corpus-train2" ;;
+       # The real speech merged into the first stage's corpus (real) or into it with the intonation corpus, which
+       # the card then counts whole, and of the real speech the train split it was trained on (intonation-real).
+       BASE=$TRAIN; DATA2="$WORK/corpus-real"
+       [ "$STUDENT2_DATA" = real ] || {
+         BASE="$WORK/corpus-train2"; DATA2="$WORK/corpus-train2-real"; CARD_CORPUS=$BASE; }
+       "$SE" data merge "$BASE" "$RV/corpus/all" --out "$DATA2" --overwrite ;;
     corpus) DATA2="$TRAIN" ;;
   esac
   S2=$WORK/student2-$STUDENT2_DATA; [ -z "${CARRY_RECIPE:-}" ] || S2=$S2-carried
